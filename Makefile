@@ -1,0 +1,30 @@
+# fleetsre: `make demo` runs the demo, `make test` the whole suite; both install what they need.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint alertmanager clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: $(BIN)/.installed
+	$(BIN)/fleetsre demo
+
+# The end-to-end tests drive a real Alertmanager (Debian package prometheus-alertmanager).
+alertmanager:
+	@command -v prometheus-alertmanager >/dev/null 2>&1 || { \
+	  echo "installing prometheus-alertmanager (Debian package)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus-alertmanager >/dev/null; }
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check engine serve clusters tests
+
+test: $(BIN)/.installed alertmanager lint
+	$(BIN)/pytest -q
+
+clean:
+	rm -rf $(VENV) fleetsre-data .pytest_cache

@@ -1,0 +1,74 @@
+"""Read an incident's evidence back from Parquet with DuckDB (read-only).
+
+``IncidentEvidence`` opens an in-memory DuckDB connection with one view per evidence table over
+every cluster partition of one incident (``cluster`` is a column of every view), so detectors and
+LLM tools query the same data with plain SQL.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from engine.evidence import SCHEMAS
+
+__all__ = ["IncidentEvidence"]
+
+
+class IncidentEvidence:
+    """One incident's evidence across clusters, as DuckDB views named after the tables."""
+
+    def __init__(self, data_dir: Path, incident_id: str) -> None:
+        self.incident_id = incident_id
+        self.con = duckdb.connect(":memory:")
+        root = Path(data_dir) / "evidence"
+        for table, schema in SCHEMAS.items():
+            files = sorted(root.glob(f"cluster=*/incident={incident_id}/{table}.parquet"))
+            if files:
+                paths = [str(f) for f in files]
+                self.con.execute(
+                    f"CREATE VIEW {table} AS SELECT * FROM read_parquet(?, hive_partitioning=true, union_by_name=true)",
+                    [paths],
+                )
+            else:
+                cols = ", ".join(f"NULL::{_duck_type(f.type)} AS {f.name}" for f in schema)
+                self.con.execute(
+                    f"CREATE VIEW {table} AS SELECT NULL::VARCHAR AS cluster, NULL::VARCHAR AS incident, {cols} WHERE false"
+                )
+        self._cache: dict[str, list[dict[str, Any]]] = {}
+
+    def sql(self, query: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+        cur = self.con.execute(query, params or [])
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def rows(self, table: str) -> list[dict[str, Any]]:
+        """All rows of a table (cached: evidence is immutable once written)."""
+        if table not in self._cache:
+            self._cache[table] = self.sql(f"SELECT * FROM {table}")
+        return self._cache[table]
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> IncidentEvidence:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _duck_type(t: Any) -> str:
+    import pyarrow as pa
+
+    if pa.types.is_timestamp(t):
+        return "TIMESTAMPTZ"
+    if pa.types.is_int64(t):
+        return "BIGINT"
+    if pa.types.is_boolean(t):
+        return "BOOLEAN"
+    if pa.types.is_list(t):
+        return "VARCHAR[]"
+    return "VARCHAR"

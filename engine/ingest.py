@@ -1,0 +1,93 @@
+"""Webhook ingestion: parse the envelope, resolve each alert's cluster, correlate, persist.
+
+``Ingestor.receive`` is what ``POST /webhook/alertmanager[/{cluster}]`` does after reading the body:
+an unusable envelope raises ``PayloadError`` (the HTTP layer answers 4xx naming the field); the
+valid alerts of a partly invalid group are stored and the rejected ones named and recorded. When
+it returns, the alerts are in the history store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.alerts import Alert, PayloadError, RejectedAlert, normalise, parse_payload
+from engine.correlate import Correlator
+from engine.history import HistoryStore
+from engine.incident import Incident
+
+__all__ = ["UNKNOWN_CLUSTER", "Ingestor", "ReceiveResult", "resolve_cluster"]
+
+UNKNOWN_CLUSTER = "unknown"
+
+
+@dataclass
+class ReceiveResult:
+    accepted: int
+    rejected: list[RejectedAlert] = field(default_factory=list)
+    changed: list[Incident] = field(default_factory=list)
+    unresolved_cluster: int = 0
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "status": "stored",
+            "accepted": self.accepted,
+            "rejected": [r.model_dump() for r in self.rejected],
+            "incidents": sorted({i.id for i in self.changed}),
+            "unresolved_cluster": self.unresolved_cluster,
+        }
+
+
+def resolve_cluster(path_cluster: str | None, labels: Mapping[str, str], external_url: str,
+                    url_map: Mapping[str, str]) -> tuple[str, bool]:
+    """Path, then the ``cluster`` label, then the registry's externalURL mapping, else ``unknown``."""
+    if path_cluster:
+        return path_cluster, True
+    if labels.get("cluster"):
+        return labels["cluster"], True
+    mapped = url_map.get(external_url.rstrip("/"))
+    if mapped:
+        return mapped, True
+    return UNKNOWN_CLUSTER, False
+
+
+class Ingestor:
+    def __init__(self, history: HistoryStore, correlator: Correlator,
+                 url_map: Mapping[str, str] | None = None) -> None:
+        self.history = history
+        self.correlator = correlator
+        self.url_map = {k.rstrip("/"): v for k, v in (url_map or {}).items()}
+
+    def receive(self, body: Any, path_cluster: str | None = None) -> ReceiveResult:
+        payload, good, rejected = parse_payload(body)
+        alerts: list[Alert] = []
+        unresolved = 0
+        for wa in good:
+            cluster, ok = resolve_cluster(path_cluster, wa.labels, payload.externalURL, self.url_map)
+            unresolved += not ok
+            alerts.append(normalise(wa, cluster, cluster_resolved=ok))
+        changed = self.correlator.ingest(alerts)
+        incident_of = dict(self.correlator.alert_incident)
+        self.history.record_alerts(alerts, incident_of)
+        for inc in changed:
+            self.history.upsert_incident(inc)
+            mine = [a.fingerprint for a in alerts if incident_of.get((a.cluster, a.fingerprint)) == inc.id]
+            self.history.add_event(inc.id, "webhook_received", {
+                "receiver": payload.receiver, "groupKey": payload.groupKey, "status": payload.status,
+                "externalURL": payload.externalURL, "alerts": mine, "revision": inc.revision,
+                "incident_status": inc.status,
+            })
+        if rejected:
+            self.history.add_event(None, "alert_rejected", {
+                "groupKey": payload.groupKey, "receiver": payload.receiver,
+                "rejected": [r.model_dump() for r in rejected],
+                "raw": [payload.alerts[r.index] for r in rejected],
+            })
+        if payload.truncatedAlerts:
+            self.history.add_event(None, "alerts_truncated", {
+                "groupKey": payload.groupKey, "truncatedAlerts": payload.truncatedAlerts})
+        return ReceiveResult(accepted=len(alerts), rejected=rejected, changed=changed, unresolved_cluster=unresolved)
+
+
+__all__ += ["PayloadError"]

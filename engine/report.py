@@ -1,0 +1,148 @@
+"""The investigation report: root cause from the taxonomy, timeline, evidence, recommendations.
+
+``Report`` is the contract every reasoner produces (rules today, an LLM later) and the JSON that
+``GET /api/v1/incidents/{id}`` and ``fleetsre investigate --format json`` return.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "CATEGORIES",
+    "TRIGGERS",
+    "Category",
+    "EvidenceItem",
+    "Recommendation",
+    "Report",
+    "RootCause",
+    "Subject",
+    "TimelineEntry",
+    "Trigger",
+    "TriggerKind",
+]
+
+Category = Literal[
+    "oom_killed",
+    "app_crash",
+    "config_error",
+    "missing_secret_or_configmap",
+    "dependency_unavailable",
+    "image_pull_error",
+    "insufficient_resources",
+    "scheduling_constraints",
+    "volume_error",
+    "probe_failure",
+    "node_not_ready",
+    "node_pressure",
+    "node_cordoned",
+    "job_failed",
+    "cpu_throttling",
+    "disk_full",
+    "certificate_error",
+    "unknown",
+]
+CATEGORIES: tuple[str, ...] = Category.__args__  # type: ignore[attr-defined]
+
+TriggerKind = Literal["rollout", "config_change", "node", "external", "unknown"]
+TRIGGERS: tuple[str, ...] = TriggerKind.__args__  # type: ignore[attr-defined]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Subject(_Model):
+    kind: str = Field(description="Deployment, StatefulSet, DaemonSet, Job, Pod, Node, ...")
+    namespace: str | None = None
+    name: str
+    cluster: str
+
+
+class Trigger(_Model):
+    kind: TriggerKind = "unknown"
+    detail: str = ""
+
+
+class RootCause(_Model):
+    category: Category
+    summary: str
+    confidence: float = Field(ge=0.0, le=1.0)
+    subject: Subject
+    trigger: Trigger = Field(default_factory=Trigger)
+
+
+class TimelineEntry(_Model):
+    at: datetime
+    kind: Literal["alert", "event", "log", "change"]
+    cluster: str
+    text: str
+
+
+class EvidenceItem(_Model):
+    kind: Literal["log", "event", "status", "resources", "change", "node", "error"]
+    cluster: str
+    source: str = Field(description="the object or container the evidence is from, e.g. pod/shop/api-1 (app)")
+    text: str
+    at: datetime | None = None
+
+
+class Recommendation(_Model):
+    priority: int = Field(ge=1, description="1 is the first thing to do")
+    action: str
+    command: str = ""
+
+
+class Report(_Model):
+    incident_id: str
+    cluster: str = Field(description="the incident's cluster, or 'fleet' when it spans clusters")
+    alerts: list[str] = Field(default_factory=list, description="fingerprints of the incident's alerts")
+    root_cause: RootCause
+    timeline: list[TimelineEntry] = Field(default_factory=list)
+    evidence: list[EvidenceItem] = Field(default_factory=list)
+    recommendations: list[Recommendation] = Field(default_factory=list)
+    missing: list[str] = Field(default_factory=list, description="what could not be collected, and why")
+    backend: str = "rules"
+    generated_at: datetime = Field(description="the incident's clock when the report was made")
+
+
+def render_markdown(report: Report) -> str:
+    """The report for people: summary, root cause, timeline, evidence, what to do, what is missing."""
+    rc = report.root_cause
+    s = rc.subject
+    subject = f"{s.kind} {s.namespace + '/' if s.namespace else ''}{s.name} ({s.cluster})"
+    out = [
+        f"# Incident {report.incident_id}",
+        "",
+        f"**{rc.category}** on {subject}, confidence {rc.confidence:.2f}",
+        "",
+        rc.summary,
+        "",
+        f"Trigger: **{rc.trigger.kind}**" + (f": {rc.trigger.detail}" if rc.trigger.detail else ""),
+        "",
+    ]
+    if report.recommendations:
+        out += ["## What to do", ""]
+        for r in sorted(report.recommendations, key=lambda r: r.priority):
+            out.append(f"{r.priority}. {r.action}" + (f"\n   ```\n   {r.command}\n   ```" if r.command else ""))
+        out.append("")
+    if report.evidence:
+        out += ["## Evidence", ""]
+        out += [f"- `{e.source}` ({e.kind}): {e.text}" for e in report.evidence]
+        out.append("")
+    if report.timeline:
+        out += ["## Timeline", "", "| time (UTC) | what | cluster | detail |", "| --- | --- | --- | --- |"]
+        for t in report.timeline:
+            text = t.text.replace("|", "\\|").replace("\n", " ")
+            out.append(f"| {t.at:%Y-%m-%d %H:%M:%S} | {t.kind} | {t.cluster} | {text} |")
+        out.append("")
+    if report.missing:
+        out += ["## Not collected", ""] + [f"- {m}" for m in report.missing] + [""]
+    out.append(f"_Alerts: {', '.join(report.alerts)}. Produced by the `{report.backend}` backend._")
+    return "\n".join(out) + "\n"
+
+
+__all__ += ["render_markdown"]

@@ -1,0 +1,204 @@
+"""Ray actors: thin wrappers that give the engine's plain classes concurrency and a home.
+
+- ``IncidentManager``: owns the correlator and the DuckDB history (the one writer), answers reads,
+  and schedules investigations (coalesced per incident).
+- ``ClusterCollector``: one per cluster up to a cap, past it a shard of clusters; runs the
+  engine's collection for its clusters and writes Parquet evidence.
+- ``Investigator``: reads an incident's Parquet evidence with DuckDB and runs the detectors.
+
+Every actor takes ``num_cpus=0``: they are I/O bound and a 2-core machine must fit them all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import zlib
+from pathlib import Path
+from typing import Any
+
+import ray
+
+from clusters.fleet import Fleet
+from engine.config import EngineConfig
+from engine.correlate import Correlator, PodPlacement
+from engine.history import HistoryStore
+from engine.incident import Incident
+from engine.alerts import parse_payload
+from engine.ingest import Ingestor, resolve_cluster
+from engine.pipeline import Coalescer, collect_cluster, investigate_incident, unreachable_summary, write_missing
+from engine.report import Report
+from engine.sources import ClusterSource
+from engine.topology import placements_for
+
+log = logging.getLogger("fleetsre.actors")
+
+NAMESPACE = "fleetsre"
+MANAGER_NAME = "fleetsre-incident-manager"
+INVESTIGATOR_NAME = "fleetsre-investigator"
+
+
+def collector_name(shard: int) -> str:
+    return f"fleetsre-collector-{shard}"
+
+
+def shard_of(cluster: str, shards: int) -> int:
+    """Stable cluster → collector shard (crc32, so every process agrees)."""
+    return zlib.crc32(cluster.encode()) % shards
+
+
+@ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=2)
+class ClusterCollector:
+    def __init__(self, fleet_json: str, clusters: list[str], config_json: str) -> None:
+        fleet = Fleet.model_validate_json(fleet_json)
+        self.cfg = EngineConfig.model_validate_json(config_json)
+        self.sources: dict[str, ClusterSource] = {}
+        self.broken: dict[str, str] = {}
+        for name in clusters:
+            entry = fleet.get(name)
+            try:
+                self.sources[name] = entry.source()  # type: ignore[union-attr]
+            except Exception as exc:  # a bad kubeconfig must not take the other clusters down
+                self.broken[name] = f"{type(exc).__name__}: {exc}"
+
+    async def collect(self, incident_json: str, cluster: str) -> dict[str, Any]:
+        inc = Incident.model_validate_json(incident_json)
+        src = self.sources.get(cluster)
+        if src is None:
+            return unreachable_summary(cluster, self.broken.get(cluster, f"cluster {cluster!r} is not in the fleet"))
+        return await asyncio.to_thread(collect_cluster, src, inc, self.cfg)
+
+    async def placements(self, cluster: str, pods: list[tuple[str, str]]) -> dict[str, dict[str, Any]]:
+        src = self.sources.get(cluster)
+        if src is None:
+            return {}
+        return await asyncio.to_thread(placements_for, src, pods)
+
+
+@ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=2)
+class Investigator:
+    def __init__(self, config_json: str) -> None:
+        self.cfg = EngineConfig.model_validate_json(config_json)
+
+    async def investigate(self, incident_json: str) -> str:
+        inc = Incident.model_validate_json(incident_json)
+        report = await asyncio.to_thread(investigate_incident, inc, self.cfg)
+        return report.model_dump_json()
+
+
+@ray.remote(num_cpus=0, max_restarts=-1)
+class IncidentManager:
+    def __init__(self, fleet_json: str, config_json: str, shards: int) -> None:
+        self.fleet = Fleet.model_validate_json(fleet_json)
+        self.cfg = EngineConfig.model_validate_json(config_json)
+        Path(self.cfg.data_dir).mkdir(parents=True, exist_ok=True)
+        self.history = HistoryStore(Path(self.cfg.data_dir) / "history.duckdb")
+        self._placements: dict[tuple[str, str, str], PodPlacement | None] = {}
+        self.correlator = Correlator(self.cfg.correlation, topology=self._topology)
+        self.ingestor = Ingestor(self.history, self.correlator, self.fleet.url_map())
+        self.shards = shards
+        self.coalescer: Coalescer | None = None
+        self.lock = asyncio.Lock()
+
+    # -- ingest -------------------------------------------------------------------------------
+    async def receive(self, body: Any, path_cluster: str | None) -> dict[str, Any]:
+        """Store and correlate one webhook payload; raises PayloadError for an unusable envelope."""
+        await self._prefetch_placements(body, path_cluster)
+        async with self.lock:  # correlation and the DuckDB writes are one critical section
+            result = self.ingestor.receive(body, path_cluster)
+        for inc in result.changed:
+            if inc.status == "open" or inc.revision > 0:
+                self._schedule(inc.id)
+        return result.summary()
+
+    def _topology(self, cluster: str, ns: str, pod: str) -> PodPlacement | None:
+        return self._placements.get((cluster, ns, pod))
+
+    async def _prefetch_placements(self, body: Any, path_cluster: str | None) -> None:
+        """Ask the collectors where the alerts' pods run (pod → node, owner) before correlating."""
+
+        try:
+            payload, good, _ = parse_payload(body)
+        except Exception:
+            return
+        wanted: dict[str, list[tuple[str, str]]] = {}
+        for wa in good:
+            cluster, _ = resolve_cluster(path_cluster, wa.labels, payload.externalURL, self.ingestor.url_map)
+            t = wa.labels
+            if t.get("pod") and t.get("namespace") and (cluster, t["namespace"], t["pod"]) not in self._placements:
+                wanted.setdefault(cluster, []).append((t["namespace"], t["pod"]))
+        calls = {c: self._collector(c).placements.remote(c, pods) for c, pods in wanted.items() if self.fleet.get(c)}
+        for cluster, ref in calls.items():
+            try:
+                found = await asyncio.wait_for(ref, timeout=5.0)
+            except Exception:  # enrichment only: correlation by names still works
+                continue
+            for ns, pod in wanted[cluster]:
+                p = found.get(f"{ns}/{pod}")
+                self._placements[(cluster, ns, pod)] = PodPlacement(**p) if p else None
+
+    # -- investigations -----------------------------------------------------------------------
+    def _schedule(self, incident_id: str) -> None:
+        if self.coalescer is None:
+            self.coalescer = Coalescer(self._investigate)
+        self.coalescer.request(incident_id)
+
+    def _collector(self, cluster: str) -> Any:
+        return ray.get_actor(collector_name(shard_of(cluster, self.shards)), namespace=NAMESPACE)
+
+    async def _investigate(self, incident_id: str) -> None:
+        inc = self.correlator.incidents[incident_id].model_copy(deep=True)
+        payload = inc.model_dump_json()
+        try:
+            summaries = await asyncio.gather(*[self._collect(payload, c) for c in inc.clusters])
+            async with self.lock:
+                for s in summaries:
+                    self.history.add_event(inc.id, "collected", s)
+            investigator = ray.get_actor(INVESTIGATOR_NAME, namespace=NAMESPACE)
+            report = Report.model_validate_json(await investigator.investigate.remote(payload))
+        except Exception as exc:
+            log.exception("investigation of %s failed", incident_id)
+            async with self.lock:
+                self.history.add_event(inc.id, "investigation_failed", {"error": f"{type(exc).__name__}: {exc}"})
+            raise
+        async with self.lock:
+            current = self.correlator.incidents[incident_id]
+            self.history.save_report(current, report)
+            self.history.add_event(inc.id, "investigated", {
+                "revision": inc.revision, "category": report.root_cause.category,
+                "confidence": report.root_cause.confidence, "backend": report.backend, "missing": report.missing})
+
+    async def _collect(self, payload: str, cluster: str) -> dict[str, Any]:
+        if self.fleet.get(cluster) is None:
+            summary = unreachable_summary(cluster, f"cluster {cluster!r} is not in the fleet registry")
+            write_missing(Path(self.cfg.data_dir), Incident.model_validate_json(payload).id, cluster, summary)
+            return summary
+        timeout = self.cfg.collect.collect_timeout_s + 30
+        try:
+            return await asyncio.wait_for(self._collector(cluster).collect.remote(payload, cluster), timeout)
+        except Exception as exc:
+            return unreachable_summary(cluster, f"collector failed: {type(exc).__name__}: {exc}")
+
+    # -- reads --------------------------------------------------------------------------------
+    async def list_alerts(self, **filters: Any) -> list[dict[str, Any]]:
+        return self.history.list_alerts(**filters)
+
+    async def list_incidents(self, **filters: Any) -> list[dict[str, Any]]:
+        return self.history.list_incidents(**filters)
+
+    async def get_incident(self, incident_id: str) -> dict[str, Any] | None:
+        return self.history.get_incident(incident_id)
+
+    async def status(self) -> dict[str, Any]:
+        busy = self.coalescer.busy() if self.coalescer else 0
+        return {"investigations_in_flight": busy, "counts": self.history.counts(),
+                "incidents_open": len(self.correlator.open_incidents())}
+
+    async def wait_idle(self, timeout_s: float = 120.0) -> bool:
+        """Wait until no investigation is in flight (demo and tests)."""
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while self.coalescer and self.coalescer.busy():
+            if asyncio.get_running_loop().time() > deadline:
+                return False
+            await asyncio.sleep(0.1)
+        return True

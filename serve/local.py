@@ -1,0 +1,47 @@
+"""In-process investigation, no Ray: ``fleetsre investigate --dump DIR --alerts FILE``.
+
+The same engine stages as the Ray deployment (ingest → correlate → collect → Parquet →
+investigate → DuckDB history), run one after another against a dump directory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from clusters.dump import DumpSource
+from engine.config import EngineConfig
+from engine.correlate import Correlator, PodPlacement
+from engine.history import HistoryStore
+from engine.ingest import Ingestor
+from engine.pipeline import run_incident
+from engine.report import Report
+from engine.topology import pod_placement
+
+__all__ = ["investigate_dump"]
+
+
+def investigate_dump(dump: Path, payloads: list[dict[str, Any]], cfg: EngineConfig, *,
+                     cluster: str | None = None) -> tuple[list[Report], list[dict[str, Any]]]:
+    """Investigate every incident the payloads open against one dump; returns reports and rejects."""
+    source = DumpSource(dump, name=cluster) if cluster else DumpSource(dump)
+    name = source.name
+
+    def topology(c: str, ns: str, pod: str) -> PodPlacement | None:
+        p = pod_placement(source, ns, pod) if c == name else None
+        return PodPlacement(**p) if p else None
+
+    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    history = HistoryStore(cfg.data_dir / "history.duckdb")
+    try:
+        correlator = Correlator(cfg.correlation, topology=topology)
+        ingestor = Ingestor(history, correlator)
+        rejected: list[dict[str, Any]] = []
+        for body in payloads:
+            result = ingestor.receive(body, path_cluster=name)
+            rejected += [r.model_dump() for r in result.rejected]
+        incidents = [i for i in correlator.incidents.values() if i.status != "merged"]
+        reports = [run_incident(inc, {name: source}, cfg, history) for inc in incidents]
+    finally:
+        history.close()
+    return reports, rejected

@@ -1,0 +1,58 @@
+"""The DuckDB history store: alerts upsert, incidents, audit events and reports round-trip."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from engine.alerts import AlertTarget, WebhookAlert, normalise
+from engine.correlate import Correlator
+from engine.history import HistoryStore
+from engine.ingest import Ingestor
+from engine.report import Report, RootCause, Subject
+from tests.conftest import make_alert, make_payload
+
+POD = {"namespace": "shop", "pod": "checkout-7d9c5b6f4-x2kqp"}
+
+
+def test_ingest_stores_alerts_incident_and_audit_trail(tmp_path):
+    store = HistoryStore(tmp_path / "h.duckdb")
+    ing = Ingestor(store, Correlator())
+    body = make_payload(make_alert("KubePodCrashLooping", POD, fp="a" * 16, starts="2026-11-22T10:00:00Z"),
+                        {"broken": True})
+    res = ing.receive(body, "eu")
+    assert res.accepted == 1 and res.rejected[0].field.startswith("alerts[1]")
+    ing.receive(body, "eu")  # Alertmanager repeats a group: stored once, counted twice
+    alerts = store.list_alerts()
+    assert len(alerts) == 1 and alerts[0]["receive_count"] == 2
+    inc_id = alerts[0]["incident_id"]
+    inc = store.get_incident(inc_id)
+    assert inc["status"] == "open" and inc["alerts"][0]["fingerprint"] == "a" * 16
+    kinds = [e["kind"] for e in inc["events"]]
+    assert kinds == ["webhook_received"]
+    rejected = store.con.execute("SELECT payload FROM incident_events WHERE kind='alert_rejected'").fetchall()
+    assert len(rejected) == 2  # recorded each time, with the raw alert
+    store.close()
+    # durable: a new process sees the same rows
+    again = HistoryStore(tmp_path / "h.duckdb")
+    assert again.counts()["alerts"] == 1
+    again.close()
+
+
+def test_report_is_saved_and_summarised_on_the_incident(tmp_path):
+    store = HistoryStore(tmp_path / "h.duckdb")
+    c = Correlator()
+    a = normalise(WebhookAlert.model_validate(make_alert("KubePodCrashLooping", POD, fp="a" * 16,
+                                                         starts="2026-11-22T10:00:00Z")), "eu")
+    inc = c.ingest([a])[0]
+    store.record_alerts([a], c.alert_incident)
+    report = Report(
+        incident_id=inc.id, cluster="eu", alerts=inc.fingerprints,
+        root_cause=RootCause(category="oom_killed", summary="OOM", confidence=0.9,
+                             subject=Subject(kind="Deployment", namespace="shop", name="checkout", cluster="eu")),
+        generated_at=datetime(2026, 11, 22, 10, 5, tzinfo=UTC))
+    store.save_report(inc, report)
+    got = store.get_incident(inc.id)
+    assert got["category"] == "oom_killed" and got["report"]["root_cause"]["confidence"] == 0.9
+    assert store.list_incidents(category="oom_killed")[0]["id"] == inc.id
+    assert store.list_incidents(category="image_pull_error") == []
+    assert AlertTarget.model_validate(got["subject"]).kind in ("Workload", "Deployment")
