@@ -25,6 +25,9 @@ from engine.sources import ClusterSource, SourceError
 
 __all__ = ["CollectRequest", "collect_incident"]
 
+#: lookups whose 404 only means "not there", not "could not collect"
+_OPTIONAL = frozenset({"replicasets", "deployments", "statefulsets", "daemonsets", "jobs"})
+
 _WORKLOAD_KINDS = {"Deployment": "deployments", "StatefulSet": "statefulsets", "DaemonSet": "daemonsets", "Job": "jobs"}
 
 
@@ -58,6 +61,10 @@ class _Runner:
         try:
             return fn()
         except SourceError as exc:
+            if exc.not_found and resource in _OPTIONAL:
+                # owners absent from a dump (which holds no StatefulSets or Jobs) or deleted live:
+                # the pod's ownerReferences still name them, so this is not missing evidence
+                return None
             self.error(resource, ns, name, exc.status, exc.reason, str(exc), exc.retryable)
         except Exception as exc:  # a bug in a source must not fail the incident
             self.error(resource, ns, name, None, type(exc).__name__, str(exc), False)

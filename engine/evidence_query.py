@@ -27,10 +27,11 @@ class IncidentEvidence:
         for table, schema in SCHEMAS.items():
             files = sorted(root.glob(f"cluster=*/incident={incident_id}/{table}.parquet"))
             if files:
-                paths = [str(f) for f in files]
+                # views cannot take parameters: quote the paths as SQL string literals
+                paths = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
                 self.con.execute(
-                    f"CREATE VIEW {table} AS SELECT * FROM read_parquet(?, hive_partitioning=true, union_by_name=true)",
-                    [paths],
+                    f"CREATE VIEW {table} AS SELECT * FROM read_parquet([{paths}], hive_partitioning=true, "
+                    "union_by_name=true)"
                 )
             else:
                 cols = ", ".join(f"NULL::{_duck_type(f.type)} AS {f.name}" for f in schema)

@@ -20,13 +20,19 @@ from typing import Any
 import ray
 
 from clusters.fleet import Fleet
+from engine.alerts import parse_payload
 from engine.config import EngineConfig
 from engine.correlate import Correlator, PodPlacement
 from engine.history import HistoryStore
 from engine.incident import Incident
-from engine.alerts import parse_payload
 from engine.ingest import Ingestor, resolve_cluster
-from engine.pipeline import Coalescer, collect_cluster, investigate_incident, unreachable_summary, write_missing
+from engine.pipeline import (
+    Coalescer,
+    collect_cluster,
+    investigate_incident,
+    unreachable_summary,
+    write_missing,
+)
 from engine.report import Report
 from engine.sources import ClusterSource
 from engine.topology import placements_for

@@ -83,3 +83,17 @@ def shutdown() -> None:
                 if name.startswith("fleetsre-collector-"):
                     break
         ray.shutdown()
+
+
+def app_builder(args: dict[str, str]) -> Any:
+    """Serve config entry point (``import_path: serve.app:app_builder``), used by ``ray-cluster.yaml``.
+
+    ``args``: ``fleet`` (path to fleet.yaml), ``data_dir`` (default ./fleetsre-data).
+    """
+    from pathlib import Path
+
+    from clusters.fleet import load_fleet
+
+    fleet = load_fleet(args["fleet"])
+    cfg = EngineConfig(data_dir=Path(args.get("data_dir", "fleetsre-data")))
+    return build_app(fleet, cfg)

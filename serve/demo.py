@@ -61,8 +61,8 @@ def score_incidents(truth: list[dict[str, Any]], alerts: list[dict[str, Any]],
 
 def run_demo(*, data_dir: Path, port: int, seed: int, serve_forever: bool, console: Console, out: Console) -> bool:
     from clusters.scenarios.fleet import write_fleet
+
     from clusters.simulator import Simulator
-    from engine.alerts import ZERO_TIME  # noqa: F401  (keeps engine import errors early and clear)
     from serve import app as wiring
 
     if not _port_free(port):

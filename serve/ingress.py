@@ -6,7 +6,6 @@ answered only when the envelope is unusable (not JSON, not version "4", over the
 a 2xx means the alerts are stored in the history (the incident manager answers after its write).
 """
 
-from __future__ import annotations
 
 import hmac
 from typing import Any

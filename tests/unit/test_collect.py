@@ -1,0 +1,128 @@
+"""Collection against real dumps: owner chains, events, logs; partial evidence on failures; no secrets."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from clusters.dump import DumpSource
+from engine.alerts import AlertTarget
+from engine.collect import CollectRequest, collect_incident
+from engine.config import CollectConfig
+from engine.evidence import write_evidence
+from engine.evidence_query import IncidentEvidence
+from engine.sources import SourceError
+from tests.conftest import DUMPS
+
+
+@pytest.fixture(scope="module")
+def minikube():
+    return DumpSource(DUMPS / "minikube-2019-internal-types")
+
+
+@pytest.fixture(scope="module")
+def rke2():
+    return DumpSource(DUMPS / "rke2-2025-after-reboot")
+
+
+def ns_target(ns):
+    return AlertTarget(kind="Namespace", namespace=ns, name=ns)
+
+
+def test_internal_types_dump_yields_the_scheduling_and_secret_events(minikube):
+    ev = collect_incident(minikube, CollectRequest("mk", "i1", [ns_target("default")], minikube.captured_at()))
+    messages = [e["message"] for e in ev.rows["events"]]
+    assert any("Insufficient cpu" in m for m in messages)
+    assert any('secret "pgpassword" not found' in m for m in messages)
+    assert ev.rows["errors"] == []
+
+
+def test_owner_chain_history_and_logs_from_a_v1_dump(rke2):
+    target = AlertTarget(kind="Namespace", namespace="kube-system", name="kube-system")
+    ev = collect_incident(rke2, CollectRequest("rke2", "i2", [target], rke2.captured_at()))
+    pods = {p["name"]: p for p in ev.rows["pods"]}
+    op = next(p for n, p in pods.items() if n.startswith("cilium-operator-"))
+    assert (op["workload_kind"], op["workload_name"]) == ("Deployment", "cilium-operator")
+    assert any(c["workload_name"] == "cilium-operator" and c["revision"] for c in ev.rows["changes"])
+    assert ev.rows["logs"], "current logs come from logs.txt"
+    unknown = [c for c in ev.rows["containers"] if c["last_reason"] == "Unknown"]
+    assert unknown and all(c["last_exit_code"] == 255 for c in unknown)
+    # a dump has no previous logs: asked for, answered 400, recorded, nothing else lost
+    assert all(e["resource"] == "logs" and e["status"] == 400 for e in ev.rows["errors"])
+
+
+class Forbidding:
+    """A source that forbids one kind, as RBAC would, around a real dump source."""
+
+    def __init__(self, inner, kind):
+        self.inner, self.kind, self.name = inner, kind, inner.name
+
+    def list(self, kind, namespace=None, **kw):
+        if kind == self.kind:
+            raise SourceError(f'{kind} is forbidden: User "collector" cannot list resource "{kind}"', status=403)
+        return self.inner.list(kind, namespace, **kw)
+
+    def get(self, kind, namespace, name):
+        return self.inner.get(kind, namespace, name)
+
+    def read_log(self, *a, **kw):
+        return self.inner.read_log(*a, **kw)
+
+    def captured_at(self):
+        return self.inner.captured_at()
+
+
+def test_forbidden_resource_gives_partial_evidence_and_an_error_row(minikube, tmp_path):
+    src = Forbidding(minikube, "events")
+    ev = collect_incident(src, CollectRequest("mk", "i3", [ns_target("kube-system")], minikube.captured_at()))
+    assert ev.rows["pods"] and not ev.rows["events"]
+    assert {(e["resource"], e["status"], e["reason"]) for e in ev.rows["errors"]} == {("events", 403, "Forbidden")}
+    write_evidence(tmp_path, ev)
+    with IncidentEvidence(tmp_path, "i3") as q:
+        # the namespace's events and the node's events were both refused
+        assert q.sql("SELECT count(*) AS n FROM errors WHERE status = 403")[0]["n"] == len(ev.rows["errors"]) == 2
+        assert q.sql("SELECT DISTINCT cluster FROM pods")[0]["cluster"] == "mk"
+
+
+class OnePod:
+    """A minimal in-memory source with one pod whose env carries a literal secret value."""
+
+    name = "mem"
+    pod = {
+        "kind": "Pod", "apiVersion": "v1",
+        "metadata": {"name": "api-0", "namespace": "shop", "uid": "u1", "creationTimestamp": "2026-11-20T10:00:00Z"},
+        "spec": {"nodeName": "n1", "containers": [{
+            "name": "api", "image": "api:1",
+            "env": [{"name": "DB_PASSWORD", "value": "hunter2-literal"},
+                    {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "api-secrets", "key": "token"}}}],
+        }]},
+        "status": {"phase": "Running", "containerStatuses": [{"name": "api", "ready": True, "restartCount": 0,
+                                                              "state": {"running": {"startedAt": "2026-11-20T10:00:05Z"}}}]},
+    }
+
+    def list(self, kind, namespace=None, **kw):
+        return [self.pod] if kind == "pods" else []
+
+    def get(self, kind, namespace, name):
+        if kind == "pods":
+            return self.pod
+        raise SourceError("not found", status=404)
+
+    def read_log(self, *a, **kw):
+        return "2026-11-20T10:00:06Z connecting to postgres://app:s3cr3tpw@db:5432/app\n"
+
+    def captured_at(self):
+        return datetime(2026, 11, 20, 10, 5, tzinfo=UTC)
+
+
+def test_env_values_are_never_collected_and_logs_are_redacted(tmp_path):
+    t = AlertTarget(kind="Pod", namespace="shop", name="api-0", pod="api-0")
+    ev = collect_incident(OnePod(), CollectRequest("mem", "i4", [t], OnePod().captured_at()),
+                          CollectConfig(max_concurrency=2))
+    write_evidence(tmp_path, ev)
+    blob = b"".join(p.read_bytes() for p in tmp_path.rglob("*.parquet"))
+    assert b"hunter2-literal" not in blob and b"s3cr3tpw" not in blob
+    c = ev.rows["containers"][0]
+    assert c["env_names"] == ["DB_PASSWORD", "TOKEN"] and c["env_refs"] == ["secret:api-secrets:token"]
+    assert ev.rows["logs"][0]["ts"] == datetime(2026, 11, 20, 10, 0, 6, tzinfo=UTC)
