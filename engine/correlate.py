@@ -23,7 +23,7 @@ from engine.alerts import Alert, AlertTarget
 from engine.config import CorrelationConfig
 from engine.incident import Incident, incident_id
 
-__all__ = ["Correlator", "PodPlacement", "Topology", "grouping_key"]
+__all__ = ["Correlator", "PodPlacement", "Topology", "grouping_key", "is_node_symptom"]
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,8 @@ class Correlator:
         self.alerts[ident] = alert
         placement = self._placement(alert)
         key, subject = grouping_key(alert.target(), placement)
-        inc = self._join_node_incident(alert, placement) or self._open(alert.cluster, key, alert)
+        inc = (self._join_node_incident(alert, placement) or self._join_node_symptom(alert)
+               or self._open(alert.cluster, key, alert))
         if inc is None:
             inc = self._create(alert.cluster, key, subject, alert)
             if key.startswith("node:"):
@@ -123,7 +124,8 @@ class Correlator:
         if inc.status == "open" and all(a.status == "resolved" for a in inc.alerts):
             inc.status = "resolved"
             inc.resolved_at = max((a.endsAt or a.startsAt) for a in inc.alerts)
-            self._open_by_key.pop((inc.cluster, inc.key), None)
+            for k in [k for k, v in self._open_by_key.items() if v == inc.id]:
+                del self._open_by_key[k]
         return inc if changed_status else None
 
     def _apply_new_after_resolve(self, alert: Alert) -> Incident | None:
@@ -165,6 +167,7 @@ class Correlator:
 
     def _add(self, inc: Incident, alert: Alert) -> None:
         inc.alerts.append(alert)
+        inc.opened_at = min(inc.opened_at, alert.startsAt)
         self.alert_incident[(alert.cluster, alert.fingerprint)] = inc.id
         self._touch(inc, alert)
         if alert.status == "firing" and inc.status == "resolved":
@@ -183,14 +186,44 @@ class Correlator:
         return inc
 
     def _absorb_pods_of_node(self, node_inc: Incident, node: str) -> None:
-        if self.topology is None:
-            return
+        """Fold into a new node incident the open incidents that the node explains."""
         for other in list(self.open_incidents()):
             if other.id == node_inc.id or other.cluster != node_inc.cluster:
                 continue
-            placements = [self._placement(a) for a in other.alerts]
-            if placements and all(p is not None and p.node == node for p in placements):
-                for a in other.alerts:
-                    self._add(node_inc, a)
-                other.status, other.merged_into = "merged", node_inc.id
-                self._open_by_key.pop((other.cluster, other.key), None)
+            if not self._explained_by_node(other, node):
+                continue
+            for a in other.alerts:
+                self._add(node_inc, a)
+            other.status, other.merged_into = "merged", node_inc.id
+            # later alerts about the absorbed workload keep joining the node incident
+            self._open_by_key[(other.cluster, other.key)] = node_inc.id
+
+    def _explained_by_node(self, inc: Incident, node: str) -> bool:
+        """All pod alerts run on the node (object alerts of their workload ride along), or only node symptoms."""
+        if all(is_node_symptom(a) for a in inc.alerts):
+            return True
+        pod_alerts = [a for a in inc.alerts if a.target().kind == "Pod"]
+        if not pod_alerts or self.topology is None:
+            return False
+        placements = [self._placement(a) for a in pod_alerts]
+        return all(p is not None and p.node == node for p in placements)
+
+    def _join_node_symptom(self, alert: Alert) -> Incident | None:
+        if not is_node_symptom(alert):
+            return None
+        for (cluster, key), inc_id in self._open_by_key.items():
+            if cluster == alert.cluster and key.startswith("node:") and self.incidents[inc_id].status == "open":
+                return self._open(cluster, key, alert)
+        return None
+
+
+# Scrape jobs that run once per node: their targets going down is a symptom of a node going down.
+_NODE_JOBS = frozenset({"kubelet", "node-exporter", "kube-proxy", "cadvisor"})
+
+
+def is_node_symptom(alert: Alert) -> bool:
+    """An alert that says "a node-level agent is down" without naming the node."""
+    name, job = alert.alertname, alert.labels.get("job", "")
+    if name in ("KubeletDown", "KubeletInstanceUnreachable"):
+        return True
+    return name == "TargetDown" and job in _NODE_JOBS

@@ -102,3 +102,31 @@ def test_node_incident_absorbs_pods_on_that_node_and_later_pod_alerts_join():
     open_keys = sorted(i.key for i in c.open_incidents())
     assert open_keys == ["node:n1", "workload:b/db"]
     assert sum(i.status == "merged" for i in c.incidents.values()) == 1
+
+
+def test_node_incident_absorbs_workload_alerts_of_its_pods_and_node_level_target_down():
+    def topo(cluster, ns, pod):
+        return PodPlacement(node="n1", workload_kind="DaemonSet", workload_name="kube-proxy")
+
+    c = Correlator(topology=topo)
+    ksm = "kube-prometheus-stack-kube-state-metrics-94f799d56-jt9tb"
+    c.ingest([
+        alert("TargetDown", {"job": "kubelet", "namespace": "kube-system", "service": "x-kubelet"}, "1" * 16,
+              "2026-11-22T10:00:00Z"),
+        alert("TargetDown", {"job": "my-app", "namespace": "shop", "service": "my-app"}, "5" * 16,
+              "2026-11-22T10:00:00Z"),
+        alert("KubeDaemonSetRolloutStuck", {"daemonset": "kube-proxy", "namespace": "kube-system", "pod": ksm},
+              "2" * 16, "2026-11-22T10:05:00Z"),
+        alert("KubePodNotReady", {"namespace": "kube-system", "pod": "kube-proxy-75r92"}, "3" * 16,
+              "2026-11-22T10:05:00Z"),
+    ])
+    node = c.ingest([alert("KubeNodeNotReady", {"node": "n1", "namespace": "monitoring", "pod": ksm}, "4" * 16,
+                           "2026-11-22T10:06:00Z")])[0]
+    assert sorted(node.fingerprints) == ["1" * 16, "2" * 16, "3" * 16, "4" * 16]
+    assert node.opened_at.minute == 0
+    # an application's own TargetDown is not a node symptom
+    assert [i.key for i in c.open_incidents() if i.id != node.id] == ["namespace:shop/shop"]
+    # a later alert about the absorbed workload joins the node incident
+    later = c.ingest([alert("KubeDaemonSetNotScheduled", {"daemonset": "kube-proxy", "namespace": "kube-system"},
+                            "6" * 16, "2026-11-22T10:08:00Z")])
+    assert later[0].id == node.id
