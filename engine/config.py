@@ -15,7 +15,13 @@ class _Config(BaseModel):
 
 class CorrelationConfig(_Config):
     group_window_s: float = Field(
-        1800.0, gt=0, description="an alert joins an open incident with the same key if it started within this window"
+        10800.0,
+        gt=0,
+        description=(
+            "an alert joins the incident with the same key if it started within this window of the incident's "
+            "newest activity; a resolved incident reopens within it. 3 h covers the slowest kube-prometheus rules "
+            "(KubeContainerWaiting fires after 1 h) and Alertmanager's group and repeat intervals."
+        ),
     )
 
 

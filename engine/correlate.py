@@ -65,6 +65,7 @@ class Correlator:
         self.alert_incident: dict[tuple[str, str], str] = {}
         self.incidents: dict[str, Incident] = {}
         self._open_by_key: dict[tuple[str, str], str] = {}
+        self._last_by_key: dict[tuple[str, str], str] = {}
 
     # -- public -------------------------------------------------------------------------------
     def ingest(self, alerts: Iterable[Alert]) -> list[Incident]:
@@ -142,13 +143,16 @@ class Correlator:
             return None
 
     def _open(self, cluster: str, key: str, alert: Alert) -> Incident | None:
-        inc_id = self._open_by_key.get((cluster, key))
+        """The incident this key's alert joins: open, or resolved recently enough to reopen (flapping)."""
+        inc_id = self._open_by_key.get((cluster, key)) or self._last_by_key.get((cluster, key))
         if inc_id is None:
             return None
-        inc = self.incidents[inc_id]
+        inc = self._follow(self.incidents[inc_id])
         window = timedelta(seconds=self.cfg.group_window_s)
         if alert.startsAt - inc.updated_at > window:
             return None
+        if inc.status == "resolved":
+            self._open_by_key[(cluster, key)] = inc.id
         return inc
 
     def _join_node_incident(self, alert: Alert, placement: PodPlacement | None) -> Incident | None:
@@ -162,6 +166,7 @@ class Correlator:
         # the same key can reopen later with a later first alert: ids stay unique per first startsAt
         self.incidents[inc.id] = inc
         self._open_by_key[(cluster, key)] = inc.id
+        self._last_by_key[(cluster, key)] = inc.id
         self._add(inc, alert)
         return inc
 
@@ -197,6 +202,7 @@ class Correlator:
             other.status, other.merged_into = "merged", node_inc.id
             # later alerts about the absorbed workload keep joining the node incident
             self._open_by_key[(other.cluster, other.key)] = node_inc.id
+            self._last_by_key[(other.cluster, other.key)] = node_inc.id
 
     def _explained_by_node(self, inc: Incident, node: str) -> bool:
         """All pod alerts run on the node (object alerts of their workload ride along), or only node symptoms."""

@@ -130,3 +130,17 @@ def test_node_incident_absorbs_workload_alerts_of_its_pods_and_node_level_target
     later = c.ingest([alert("KubeDaemonSetNotScheduled", {"daemonset": "kube-proxy", "namespace": "kube-system"},
                             "6" * 16, "2026-11-22T10:08:00Z")])
     assert later[0].id == node.id
+
+
+def test_slow_rule_joins_the_open_incident_and_a_flap_reopens_it():
+    c = Correlator()
+    inc = c.ingest([alert("KubePodNotReady", POD2, "b" * 16, "2026-11-22T10:00:00Z")])[0]
+    waiting = c.ingest([alert("KubeContainerWaiting", POD, "e" * 16, "2026-11-22T11:10:00Z")])
+    assert waiting[0].id == inc.id
+    for fp in ("b" * 16, "e" * 16):
+        c.ingest([alert("X", POD, fp, "2026-11-22T10:00:00Z", status="resolved", ends="2026-11-22T11:20:00Z")])
+    assert inc.status == "resolved"
+    again = c.ingest([alert("KubePodCrashLooping", POD, "f" * 16, "2026-11-22T11:40:00Z")])
+    assert again[0].id == inc.id and inc.status == "open"
+    much_later = c.ingest([alert("KubePodCrashLooping", POD, "9" * 16, "2026-11-23T11:40:00Z")])
+    assert much_later[0].id != inc.id
