@@ -103,7 +103,7 @@ def investigate(
     )
     run = run_detectors(ctx)
     v = view(ctx)
-    missing = [describe_error(e, len(incident.clusters) > 1) for e in evidence.rows("errors")]
+    missing = summarise_errors(evidence.rows("errors"), len(incident.clusters) > 1)
     missing += [f"detector {name} failed: {msg}" for name, msg in run.errors]
     chosen, absorbed, others = choose(run.findings)
     subject = chosen.subject if chosen else default_subject(incident, v)
@@ -200,6 +200,21 @@ def _confidence(chosen: Finding | None, others: list[Finding], errors: bool, det
         return 0.2 if others else 0.1
     conf = chosen.confidence * (0.9 if errors else 1.0) * (0.95 if detector_errors else 1.0)
     return round(conf, 2)
+
+
+def _no_previous_logs(e: dict[str, Any]) -> bool:
+    return e.get("resource") == "logs" and e.get("status") == 400 and str(e.get("name", "")).endswith("(previous)")
+
+
+def summarise_errors(errors: list[dict[str, Any]], with_cluster: bool = False) -> list[str]:
+    """One line per failed call, except previous logs the API no longer has (or a dump never held),
+    which fold into one line: a dump never carries them and a live kubelet drops them on restart."""
+    lines = [describe_error(e, with_cluster) for e in errors if not _no_previous_logs(e)]
+    gone = sorted(str(e["name"]).removesuffix(" (previous)") for e in errors if _no_previous_logs(e))
+    if gone:
+        shown = ", ".join(gone[:5]) + (f" and {len(gone) - 5} more" if len(gone) > 5 else "")
+        lines.append(f"previous container logs not available for {len(gone)} container(s): {shown}")
+    return lines
 
 
 def describe_error(e: dict[str, Any], with_cluster: bool = False) -> str:

@@ -605,7 +605,5 @@ def test_missing_logs_of_unrelated_pods_are_listed_but_do_not_lower_confidence(t
     }
     write(tmp_path, pods=[pod(POD)], containers=[oom_container()], errors=[err])
     r = run(tmp_path)
-    assert r.missing and r.missing[0].startswith(
-        "logs payments-5f6d7c8b9-abcde/app (previous) in shop: 400 BadRequest"
-    )
+    assert r.missing == ["previous container logs not available for 1 container(s): payments-5f6d7c8b9-abcde/app"]
     assert r.root_cause.confidence == 0.95
