@@ -93,8 +93,11 @@ class Correlator:
         self.alerts[ident] = alert
         placement = self._placement(alert)
         key, subject = grouping_key(alert.target(), placement)
-        inc = (self._join_node_incident(alert, placement) or self._join_node_symptom(alert)
-               or self._open(alert.cluster, key, alert))
+        node_inc = self._join_node_incident(alert, placement) or self._join_node_symptom(alert)
+        if node_inc is not None:
+            # the workload's own object-level alerts (replicas mismatch, rollout stuck) follow it there
+            self._fold_workload(node_inc, alert.cluster, key)
+        inc = node_inc or self._open(alert.cluster, key, alert)
         if inc is None:
             inc = self._create(alert.cluster, key, subject, alert)
             if key.startswith("node:"):
@@ -195,14 +198,28 @@ class Correlator:
         for other in list(self.open_incidents()):
             if other.id == node_inc.id or other.cluster != node_inc.cluster:
                 continue
-            if not self._explained_by_node(other, node):
-                continue
-            for a in other.alerts:
-                self._add(node_inc, a)
-            other.status, other.merged_into = "merged", node_inc.id
-            # later alerts about the absorbed workload keep joining the node incident
-            self._open_by_key[(other.cluster, other.key)] = node_inc.id
-            self._last_by_key[(other.cluster, other.key)] = node_inc.id
+            if self._explained_by_node(other, node):
+                self._merge(other, node_inc)
+
+    def _merge(self, other: Incident, into: Incident) -> None:
+        for a in other.alerts:
+            self._add(into, a)
+        other.status, other.merged_into = "merged", into.id
+        # later alerts about the absorbed workload keep joining the node incident
+        self._open_by_key[(other.cluster, other.key)] = into.id
+        self._last_by_key[(other.cluster, other.key)] = into.id
+
+    def _fold_workload(self, node_inc: Incident, cluster: str, key: str) -> None:
+        """A pod joined a node incident: its workload's open incident of object-level alerts joins too."""
+        other_id = self._open_by_key.get((cluster, key))
+        other = self.incidents.get(other_id) if other_id else None
+        if other is None or other.id == node_inc.id or other.status != "open":
+            self._open_by_key.setdefault((cluster, key), node_inc.id)
+            self._last_by_key.setdefault((cluster, key), node_inc.id)
+            return
+        node = node_inc.subject.name
+        if all(a.target().kind != "Pod" for a in other.alerts) or self._explained_by_node(other, node):
+            self._merge(other, node_inc)
 
     def _explained_by_node(self, inc: Incident, node: str) -> bool:
         """All pod alerts run on the node (object alerts of their workload ride along), or only node symptoms."""

@@ -24,7 +24,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Investigate 
 clusters_app = typer.Typer(no_args_is_help=True, help="Fleet registry, simulator and dumps.")
 app.add_typer(clusters_app, name="clusters")
 console = Console(stderr=True)
-out = Console()
+# tables stay readable when piped or captured (CI logs): no 80-column squeeze
+out = Console(width=None if sys.stdout.isatty() else 160)
 
 DataDir = Annotated[Path, typer.Option("--data-dir", help="where evidence (Parquet) and history (DuckDB) go")]
 

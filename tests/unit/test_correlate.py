@@ -144,3 +144,19 @@ def test_slow_rule_joins_the_open_incident_and_a_flap_reopens_it():
     assert again[0].id == inc.id and inc.status == "open"
     much_later = c.ingest([alert("KubePodCrashLooping", POD, "9" * 16, "2026-11-23T11:40:00Z")])
     assert much_later[0].id != inc.id
+
+
+def test_object_alert_before_its_pod_joined_the_node_incident_is_folded_in():
+    def topo(cluster, ns, pod):
+        return PodPlacement(node="n1", workload_kind="StatefulSet", workload_name="events-rabbitmq")
+
+    c = Correlator(topology=topo)
+    node = c.ingest([alert("KubeNodeNotReady", {"node": "n1", "namespace": "monitoring"}, "1" * 16,
+                           "2026-11-22T10:00:00Z")])[0]
+    c.ingest([alert("KubeStatefulSetReplicasMismatch", {"statefulset": "events-rabbitmq", "namespace": "identity"},
+                    "2" * 16, "2026-11-22T10:05:00Z")])
+    assert len(c.open_incidents()) == 2
+    c.ingest([alert("KubePodNotReady", {"namespace": "identity", "pod": "events-rabbitmq-2"}, "3" * 16,
+                    "2026-11-22T10:05:00Z")])
+    assert [i.id for i in c.open_incidents()] == [node.id]
+    assert sorted(node.fingerprints) == ["1" * 16, "2" * 16, "3" * 16]
