@@ -66,15 +66,19 @@ class Correlator:
         self.incidents: dict[str, Incident] = {}
         self._open_by_key: dict[tuple[str, str], str] = {}
         self._last_by_key: dict[tuple[str, str], str] = {}
+        self._merged_now: dict[str, None] = {}  # incidents absorbed during the current ingest call
 
     # -- public -------------------------------------------------------------------------------
     def ingest(self, alerts: Iterable[Alert]) -> list[Incident]:
         """Apply alerts in order; return the incidents that changed (each once)."""
         changed: dict[str, None] = {}
+        self._merged_now = {}
         for alert in alerts:
             inc = self._apply(alert)
             if inc is not None:
                 changed[inc.id] = None
+        # incidents absorbed on the way come last, so callers record them as merged
+        changed.update(self._merged_now)
         return [self.incidents[i] for i in changed]
 
     def open_incidents(self) -> list[Incident]:
@@ -205,6 +209,7 @@ class Correlator:
         for a in other.alerts:
             self._add(into, a)
         other.status, other.merged_into = "merged", into.id
+        self._merged_now[other.id] = None
         # later alerts about the absorbed workload keep joining the node incident
         self._open_by_key[(other.cluster, other.key)] = into.id
         self._last_by_key[(other.cluster, other.key)] = into.id

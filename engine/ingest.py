@@ -72,6 +72,9 @@ class Ingestor:
         self.history.record_alerts(alerts, incident_of)
         for inc in changed:
             self.history.upsert_incident(inc)
+            if inc.status == "merged":
+                self.history.add_event(inc.id, "merged", {"into": inc.merged_into, "alerts": inc.fingerprints})
+                continue
             mine = [a.fingerprint for a in alerts if incident_of.get((a.cluster, a.fingerprint)) == inc.id]
             self.history.add_event(inc.id, "webhook_received", {
                 "receiver": payload.receiver, "groupKey": payload.groupKey, "status": payload.status,

@@ -113,7 +113,7 @@ class IncidentManager:
         async with self.lock:  # correlation and the DuckDB writes are one critical section
             result = self.ingestor.receive(body, path_cluster)
         for inc in result.changed:
-            if inc.status == "open" or inc.revision > 0:
+            if inc.status == "open":  # merged ones are investigated as part of their new incident
                 self._schedule(inc.id)
         return result.summary()
 

@@ -120,8 +120,11 @@ def test_node_incident_absorbs_workload_alerts_of_its_pods_and_node_level_target
         alert("KubePodNotReady", {"namespace": "kube-system", "pod": "kube-proxy-75r92"}, "3" * 16,
               "2026-11-22T10:05:00Z"),
     ])
-    node = c.ingest([alert("KubeNodeNotReady", {"node": "n1", "namespace": "monitoring", "pod": ksm}, "4" * 16,
-                           "2026-11-22T10:06:00Z")])[0]
+    changed = c.ingest([alert("KubeNodeNotReady", {"node": "n1", "namespace": "monitoring", "pod": ksm}, "4" * 16,
+                              "2026-11-22T10:06:00Z")])
+    node = changed[0]
+    # the absorbed incidents are reported as changed too, so the store records them as merged
+    assert sorted(i.status for i in changed) == ["merged", "merged", "open"]
     assert sorted(node.fingerprints) == ["1" * 16, "2" * 16, "3" * 16, "4" * 16]
     assert node.opened_at.minute == 0
     # an application's own TargetDown is not a node symptom
