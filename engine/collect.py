@@ -56,11 +56,20 @@ class _Runner:
         self.pool = ThreadPoolExecutor(max_workers=cfg.max_concurrency, thread_name_prefix=f"collect-{ev.cluster}")
         self.deadline = monotonic() + cfg.collect_timeout_s
         self.lock = threading.Lock()
+        self.unreachable: str | None = None
+        self.skipped = 0
+        self._seen: set[tuple[Any, ...]] = set()
 
     def call(self, resource: str, ns: str | None, name: str | None, fn: Callable[[], Any]) -> Any:
+        if self.unreachable is not None:
+            # the cluster already failed to answer at all: don't queue more timeouts behind it
+            self.skipped += 1
+            return None
         try:
             return fn()
         except SourceError as exc:
+            if exc.status is None and exc.reason == "Unreachable":
+                self.unreachable = str(exc)
             if exc.not_found and resource in _OPTIONAL:
                 # owners absent from a dump (which holds no StatefulSets or Jobs) or deleted live:
                 # the pod's ownerReferences still name them, so this is not missing evidence
@@ -72,7 +81,11 @@ class _Runner:
 
     def error(self, resource: str, ns: str | None, name: str | None, status: int | None, reason: str,
               message: str, retryable: bool) -> None:
+        key = (resource, ns, name, status, reason)
         with self.lock:
+            if key in self._seen:  # the same refusal twice tells nothing new
+                return
+            self._seen.add(key)
             self.ev.add("errors", {"resource": resource, "namespace": ns, "name": name, "status": status,
                                    "reason": reason, "message": message[:500], "retryable": retryable})
 
@@ -96,6 +109,10 @@ class _Runner:
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
+        if self.skipped:
+            self.error("cluster", None, self.ev.cluster, None, "Unreachable",
+                       f"{self.skipped} further call(s) skipped after the cluster did not answer: {self.unreachable}",
+                       True)
 
 
 def _selector(obj: dict[str, Any]) -> str | None:
@@ -144,7 +161,7 @@ class _Collector:
     # -- phase 1: targets to pods and workloads ------------------------------------------------
     def resolve_targets(self) -> None:
         jobs = []
-        for t in self.req.targets:
+        for t in dict.fromkeys(self.req.targets):  # alerts often name the same object twice
             if t.kind == "Pod" and t.namespace:
                 jobs.append(("pods", t.namespace, t.name, lambda t=t: self._add_pod(
                     self.src.get("pods", t.namespace, t.name), focus=True)))
@@ -159,8 +176,9 @@ class _Collector:
                     for p in self.src.list("pods", t.namespace)]))
         self.run.run_all(jobs)
         # a pod alert whose pod is gone: fall back to the workload its name implies
-        missing = [t for t in self.req.targets if t.kind == "Pod" and (t.namespace or "", t.name) not in self.st.pods]
-        self.run.run_all([("pods", t.namespace, None, lambda t=t: self._pods_like(t)) for t in missing if t.namespace])
+        missing = {(t.namespace, t.workload or t.name): t for t in self.req.targets
+                   if t.kind == "Pod" and t.namespace and (t.namespace, t.name) not in self.st.pods}
+        self.run.run_all([("pods", t.namespace, None, lambda t=t: self._pods_like(t)) for t in missing.values()])
 
     def _pods_like(self, t: AlertTarget) -> None:
         prefix = f"{t.workload or t.name}-"

@@ -104,6 +104,7 @@ class IncidentManager:
         self.ingestor = Ingestor(self.history, self.correlator, self.fleet.url_map())
         self.shards = shards
         self.coalescer: Coalescer | None = None
+        self._scheduled_revision: dict[str, int] = {}
         self.lock = asyncio.Lock()
 
     # -- ingest -------------------------------------------------------------------------------
@@ -113,7 +114,10 @@ class IncidentManager:
         async with self.lock:  # correlation and the DuckDB writes are one critical section
             result = self.ingestor.receive(body, path_cluster)
         for inc in result.changed:
-            if inc.status == "open":  # merged ones are investigated as part of their new incident
+            # investigate when an alert joined (revision bump); a repeat or a resolve needs no new look,
+            # and merged incidents are investigated as part of the incident that absorbed them
+            if inc.status == "open" and inc.revision > self._scheduled_revision.get(inc.id, 0):
+                self._scheduled_revision[inc.id] = inc.revision
                 self._schedule(inc.id)
         return result.summary()
 

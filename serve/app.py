@@ -36,7 +36,8 @@ def start_ray(*, num_cpus: int = 2, object_store_mb: int = 256) -> None:
     if ray.is_initialized():
         return
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    ray.init(num_cpus=num_cpus, object_store_memory=object_store_mb * 1024**2, include_dashboard=False,
+    # address="local": always a fresh local Ray, never attach to one started elsewhere with `ray start`
+    ray.init(address="local", num_cpus=num_cpus, object_store_memory=object_store_mb * 1024**2, include_dashboard=False,
              namespace=NAMESPACE, log_to_driver=False)
 
 

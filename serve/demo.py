@@ -61,7 +61,6 @@ def score_incidents(truth: list[dict[str, Any]], alerts: list[dict[str, Any]],
 
 def run_demo(*, data_dir: Path, port: int, seed: int, serve_forever: bool, console: Console, out: Console) -> bool:
     from clusters.scenarios.fleet import write_fleet
-
     from clusters.simulator import Simulator
     from serve import app as wiring
 

@@ -126,3 +126,34 @@ def test_env_values_are_never_collected_and_logs_are_redacted(tmp_path):
     c = ev.rows["containers"][0]
     assert c["env_names"] == ["DB_PASSWORD", "TOKEN"] and c["env_refs"] == ["secret:api-secrets:token"]
     assert ev.rows["logs"][0]["ts"] == datetime(2026, 11, 20, 10, 0, 6, tzinfo=UTC)
+
+
+class Dead:
+    """A cluster whose API server refuses connections, counting how often it is bothered."""
+
+    name = "dead"
+
+    def __init__(self):
+        self.calls = 0
+
+    def _fail(self, *a, **kw):
+        self.calls += 1
+        raise SourceError("connection refused", status=None)
+
+    list = get = read_log = _fail
+
+    def captured_at(self):
+        return None
+
+
+def test_unreachable_cluster_is_asked_once_and_reported_once():
+    src = Dead()
+    targets = [AlertTarget(kind="Pod", namespace="shop", name=f"api-6d4cf56db6-{s}", pod=f"api-6d4cf56db6-{s}",
+                           workload="api") for s in ("bbbbb", "ccccc", "ddddd")]
+    targets.append(AlertTarget(kind="Deployment", namespace="shop", name="api"))
+    ev = collect_incident(src, CollectRequest("dead", "i5", targets + targets, datetime(2026, 11, 20, tzinfo=UTC)),
+                          CollectConfig(max_concurrency=1))
+    reasons = [(e["resource"], e["reason"]) for e in ev.rows["errors"]]
+    assert reasons[0][1] == "Unreachable" and reasons[-1] == ("cluster", "Unreachable")
+    assert "skipped" in ev.rows["errors"][-1]["message"]
+    assert src.calls == 1 and len(reasons) == 2
