@@ -23,7 +23,7 @@ from engine.config import EngineConfig
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Investigate alerts across Kubernetes fleets.")
 clusters_app = typer.Typer(no_args_is_help=True, help="Fleet registry, simulator and dumps.")
 app.add_typer(clusters_app, name="clusters")
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # error lines stay whole (paths are long)
 # tables stay readable when piped or captured (CI logs): no 80-column squeeze
 out = Console(width=None if sys.stdout.isatty() else 160)
 
