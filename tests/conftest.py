@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = ROOT.parent / "shared" / "reference" / "samples"
+# Real formats (captured Alertmanager webhooks, real dumps, event messages, app logs), vendored from
+# the project's reference material with their provenance inside each file.
+SAMPLES = ROOT / "tests" / "fixtures" / "samples"
 CAPTURED = SAMPLES / "alertmanager" / "captured-0.25.0"
 DUMPS = SAMPLES / "dumps"
 

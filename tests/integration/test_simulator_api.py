@@ -28,10 +28,11 @@ from clusters.simulator import Simulator
 from clusters.simulator.cli import parse_args, run
 from clusters.simulator.faults import FaultInjector, Faults
 from engine.sources import ClusterSource, SourceError
+from tests.conftest import SAMPLES as SAMPLES_ROOT
 
 pytestmark = pytest.mark.integration
 
-SAMPLES = Path("/work/shared/reference/samples/dumps")
+SAMPLES = SAMPLES_ROOT / "dumps"
 OLD, RKE2 = SAMPLES / "minikube-2019-internal-types", SAMPLES / "rke2-2025-after-reboot"
 SECRET_B64 = base64.b64encode(b"hunter2").decode()
 CAPTURED = "2024-05-01T12:00:00Z"

@@ -14,8 +14,9 @@ from clusters.logs import parse_blocks
 from clusters.normalize import v1_key
 from clusters.selectors import SelectorError, matches, parse_field_selector, parse_label_selector
 from engine.sources import ClusterSource, SourceError
+from tests.conftest import SAMPLES as SAMPLES_ROOT
 
-SAMPLES = Path("/work/shared/reference/samples/dumps")
+SAMPLES = SAMPLES_ROOT / "dumps"
 OLD = SAMPLES / "minikube-2019-internal-types"
 RKE2 = SAMPLES / "rke2-2025-after-reboot"
 

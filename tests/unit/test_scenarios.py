@@ -18,8 +18,9 @@ import pytest
 from clusters.scenarios import SCENARIOS, FleetManifest, fingerprint, write_fleet, write_scenario
 from clusters.scenarios.__main__ import main
 from clusters.scenarios.alerts import encode, payload
+from tests.conftest import SAMPLES as SAMPLES_ROOT
 
-SAMPLES = Path("/work/shared/reference/samples")
+SAMPLES = SAMPLES_ROOT
 CAPTURED = sorted((SAMPLES / "alertmanager/captured-0.25.0").glob("*.json"))
 NOW = datetime(2026, 11, 22, 18, 30, tzinfo=UTC)
 LISTS = {"events": "EventList", "pods": "PodList", "deployments": "DeploymentList",
