@@ -7,12 +7,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "CATEGORIES",
+    "ActionStep",
+    "History",
+    "PastIncident",
     "TRIGGERS",
     "Category",
     "EvidenceItem",
@@ -96,6 +99,41 @@ class Recommendation(_Model):
     command: str = ""
 
 
+class ActionStep(_Model):
+    """One runbook step as executed or recommended (diagnostic steps too)."""
+
+    runbook: str
+    step: str = Field(description="the step's id within the runbook workflow")
+    tool: str
+    mode: Literal["read", "recommend", "auto"] = Field(description="read: diagnostic; recommend/auto: a mutation")
+    status: Literal["done", "skipped", "recommended", "failed", "refused"]
+    mutates: bool = False
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    result: str = ""
+    command: str = Field("", description="the exact kubectl command that does (or would do) the same")
+    why: str = Field("", description="why the step ran, was skipped or was refused (its gate)")
+
+
+class PastIncident(_Model):
+    incident_id: str
+    cluster: str
+    opened_at: datetime
+    resolved_at: datetime | None = None
+    category: str | None = None
+    subject: str = ""
+    matched_on: list[str] = Field(default_factory=list, description="alertname, workload, node")
+    action: str = Field("", description="what was done or recommended then")
+    outcome: str = Field("", description="resolved after N min, still open, recurred, ...")
+
+
+class History(_Model):
+    similar: list[PastIncident] = Field(default_factory=list)
+    recurrence: dict[str, int] = Field(default_factory=dict, description="counts by what matched")
+    clusters: list[str] = Field(default_factory=list, description="clusters where the same fault appeared")
+    findings: list[str] = Field(default_factory=list, description="patterns: a leak, a fleet-wide fault, ...")
+    advice: str = ""
+
+
 class Report(_Model):
     incident_id: str
     cluster: str = Field(description="the incident's cluster, or 'fleet' when it spans clusters")
@@ -105,6 +143,10 @@ class Report(_Model):
     evidence: list[EvidenceItem] = Field(default_factory=list)
     recommendations: list[Recommendation] = Field(default_factory=list)
     missing: list[str] = Field(default_factory=list, description="what could not be collected, and why")
+    runbook: str | None = Field(None, description="id of the runbook that matched")
+    actions: list[ActionStep] = Field(default_factory=list)
+    history: History | None = None
+    postmortem: str | None = Field(None, description="Markdown, once the incident has resolved")
     backend: str = "rules"
     generated_at: datetime = Field(description="the incident's clock when the report was made")
 
