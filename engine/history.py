@@ -160,6 +160,23 @@ class HistoryStore:
                 "SELECT seq, \"at\", kind, payload FROM incident_events WHERE incident_id = ? ORDER BY seq", [incident_id]))
         return inc
 
+    def query(self, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+        """A read query over the store (JSON columns decoded)."""
+        with self._lock:
+            return _rows(self.con.execute(sql, params or []))
+
+    def latest_reports(self, incident_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """incident id → its newest report (as JSON), for the ids that have one."""
+        if not incident_ids:
+            return {}
+        rows = self.query(
+            """SELECT incident_id, report FROM (
+                 SELECT incident_id, report, row_number() OVER (PARTITION BY incident_id
+                   ORDER BY recorded_at DESC) AS rn FROM reports
+                 WHERE incident_id IN (SELECT unnest(?::VARCHAR[]))) WHERE rn = 1""",
+            [incident_ids])
+        return {r["incident_id"]: r["report"] for r in rows}
+
     def counts(self) -> dict[str, int]:
         with self._lock:
             return {t: self.con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # type: ignore[index]

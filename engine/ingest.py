@@ -17,7 +17,7 @@ from engine.correlate import Correlator
 from engine.history import HistoryStore
 from engine.incident import Incident
 
-__all__ = ["UNKNOWN_CLUSTER", "Ingestor", "ReceiveResult", "resolve_cluster"]
+__all__ = ["UNKNOWN_CLUSTER", "Ingestor", "ReceiveResult", "incident_from_store", "resolve_cluster"]
 
 UNKNOWN_CLUSTER = "unknown"
 
@@ -52,6 +52,25 @@ def resolve_cluster(path_cluster: str | None, labels: Mapping[str, str], externa
     return UNKNOWN_CLUSTER, False
 
 
+def incident_from_store(history: HistoryStore, incident_id: str) -> Incident | None:
+    """Rebuild an incident (with its alerts) from the history store, e.g. after a restart."""
+    from engine.alerts import AlertTarget
+
+    row = history.get_incident(incident_id)
+    if row is None:
+        return None
+    alerts = [
+        Alert(cluster=a["cluster"], fingerprint=a["fingerprint"], status=a["status"], labels=a["labels"],
+              annotations=a["annotations"] or {}, startsAt=a["starts_at"], endsAt=a["ends_at"],
+              generatorURL=a["generator_url"] or "", cluster_resolved=bool(a["cluster_resolved"]))
+        for a in row["alerts"]
+    ]
+    return Incident(id=row["id"], cluster=row["cluster"], key=row["key"],
+                    subject=AlertTarget.model_validate(row["subject"]), status=row["status"],
+                    opened_at=row["opened_at"], updated_at=row["updated_at"], resolved_at=row["resolved_at"],
+                    merged_into=row["merged_into"], alerts=alerts, revision=row["revision"] or 0)
+
+
 class Ingestor:
     def __init__(self, history: HistoryStore, correlator: Correlator,
                  url_map: Mapping[str, str] | None = None) -> None:
@@ -75,6 +94,8 @@ class Ingestor:
             if inc.status == "merged":
                 self.history.add_event(inc.id, "merged", {"into": inc.merged_into, "alerts": inc.fingerprints})
                 continue
+            if inc.status == "resolved":
+                self._write_postmortem(inc)
             mine = [a.fingerprint for a in alerts if incident_of.get((a.cluster, a.fingerprint)) == inc.id]
             self.history.add_event(inc.id, "webhook_received", {
                 "receiver": payload.receiver, "groupKey": payload.groupKey, "status": payload.status,
@@ -91,6 +112,22 @@ class Ingestor:
             self.history.add_event(None, "alerts_truncated", {
                 "groupKey": payload.groupKey, "truncatedAlerts": payload.truncatedAlerts})
         return ReceiveResult(accepted=len(alerts), rejected=rejected, changed=changed, unresolved_cluster=unresolved)
+
+
+    def _write_postmortem(self, inc: Incident) -> None:
+        """A resolved incident with a report gets its blameless postmortem (a new report version)."""
+        from engine.postmortem import render_postmortem
+        from engine.report import Report
+
+        latest = self.history.latest_reports([inc.id]).get(inc.id)
+        if latest is None:
+            return
+        report = Report.model_validate(latest)
+        report = report.model_copy(update={"postmortem": render_postmortem(inc, report)})
+        self.history.save_report(inc, report)
+        self.history.add_event(inc.id, "postmortem", {"resolved_at": inc.resolved_at,
+                                                      "time_to_resolve_s": (inc.resolved_at - inc.opened_at)
+                                                      .total_seconds() if inc.resolved_at else None})
 
 
 __all__ += ["PayloadError"]

@@ -46,6 +46,13 @@ def investigate_incident(inc: Incident, cfg: EngineConfig) -> Report:
         return investigate(inc, evidence, recent_rollout_s=cfg.investigation.recent_rollout_s)
 
 
+def with_history(report: Report, inc: Incident, history: HistoryStore, cfg: EngineConfig) -> Report:
+    """Add the history section (past incidents like this one, and their patterns) to a report."""
+    from engine.history_analysis import analyse_history
+
+    return report.model_copy(update={"history": analyse_history(history, inc, report, Path(cfg.data_dir))})
+
+
 def unreachable_summary(cluster: str, reason: str) -> dict[str, Any]:
     return {"cluster": cluster, "path": None, "rows": {},
             "errors": [{"resource": "cluster", "namespace": None, "name": cluster, "status": None,
@@ -65,6 +72,7 @@ def run_incident(inc: Incident, sources: dict[str, ClusterSource], cfg: EngineCo
             history.add_event(inc.id, "collected", summary)
     report = investigate_incident(inc, cfg)
     if history:
+        report = with_history(report, inc, history, cfg)
         history.save_report(inc, report)
         history.add_event(inc.id, "investigated", {
             "revision": inc.revision, "category": report.root_cause.category,

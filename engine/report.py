@@ -171,6 +171,25 @@ def render_markdown(report: Report) -> str:
         for r in sorted(report.recommendations, key=lambda r: r.priority):
             out.append(f"{r.priority}. {r.action}" + (f"\n   ```\n   {r.command}\n   ```" if r.command else ""))
         out.append("")
+    if report.actions:
+        out += [f"## Runbook `{report.runbook}`" if report.runbook else "## Runbook steps", ""]
+        for a in report.actions:
+            cmd = f" — `{a.command}`" if a.command else ""
+            why = f" ({a.why})" if a.why else ""
+            out.append(f"- **{a.status}** [{a.mode}] {a.tool}: {a.result}{cmd}{why}")
+        out.append("")
+    if report.history and (report.history.similar or report.history.findings):
+        h = report.history
+        counts = ", ".join(f"{n} by {k}" for k, n in sorted(h.recurrence.items()))
+        out += ["## History", "", f"{len(h.similar)} similar past incident(s)" + (f" ({counts})." if counts else ".")]
+        out += [f"- **{f}**" for f in h.findings]
+        if h.advice:
+            out += ["", f"What to do about it: {h.advice}"]
+        out += ["", "| opened | cluster | category | subject | matched on | action | outcome |",
+                "| --- | --- | --- | --- | --- | --- | --- |"]
+        out += [f"| {p.opened_at:%Y-%m-%d %H:%M} | {p.cluster} | {p.category or '-'} | {p.subject} | "
+                f"{', '.join(p.matched_on)} | {p.action or '-'} | {p.outcome} |" for p in h.similar[:10]]
+        out.append("")
     if report.evidence:
         out += ["## Evidence", ""]
         out += [f"- `{e.source}` ({e.kind}): {e.text}" for e in report.evidence]
@@ -183,6 +202,8 @@ def render_markdown(report: Report) -> str:
         out.append("")
     if report.missing:
         out += ["## Not collected", ""] + [f"- {m}" for m in report.missing] + [""]
+    if report.postmortem:
+        out += ["---", "", report.postmortem]
     out.append(f"_Alerts: {', '.join(report.alerts)}. Produced by the `{report.backend}` backend._")
     return "\n".join(out) + "\n"
 

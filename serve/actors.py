@@ -25,12 +25,13 @@ from engine.config import EngineConfig
 from engine.correlate import Correlator, PodPlacement
 from engine.history import HistoryStore
 from engine.incident import Incident
-from engine.ingest import Ingestor, resolve_cluster
+from engine.ingest import Ingestor, incident_from_store, resolve_cluster
 from engine.pipeline import (
     Coalescer,
     collect_cluster,
     investigate_incident,
     unreachable_summary,
+    with_history,
     write_missing,
 )
 from engine.report import Report
@@ -173,6 +174,7 @@ class IncidentManager:
             raise
         async with self.lock:
             current = self.correlator.incidents[incident_id]
+            report = with_history(report, current, self.history, self.cfg)
             self.history.save_report(current, report)
             self.history.add_event(inc.id, "investigated", {
                 "revision": inc.revision, "category": report.root_cause.category,
@@ -198,6 +200,21 @@ class IncidentManager:
 
     async def get_incident(self, incident_id: str) -> dict[str, Any] | None:
         return self.history.get_incident(incident_id)
+
+    async def reinvestigate(self, incident_id: str) -> str | None:
+        """Schedule a fresh investigation (with today's history); the incident's id, or None if unknown."""
+        inc = self.correlator.incidents.get(incident_id)
+        if inc is None:  # e.g. after a restart: rebuild it from the store
+            inc = incident_from_store(self.history, incident_id)
+            if inc is None:
+                return None
+            self.correlator.incidents[inc.id] = inc
+        while inc.status == "merged" and inc.merged_into:
+            inc = self.correlator.incidents[inc.merged_into]
+        async with self.lock:
+            self.history.add_event(inc.id, "reinvestigate_requested", {"revision": inc.revision})
+        self._schedule(inc.id)
+        return inc.id
 
     async def status(self) -> dict[str, Any]:
         busy = self.coalescer.busy() if self.coalescer else 0

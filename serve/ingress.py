@@ -104,6 +104,14 @@ class Ingress:
             raise HTTPException(status_code=404, detail=f"no incident {incident_id!r}")
         return found
 
+    @api.post("/api/v1/incidents/{incident_id}/investigate", status_code=202,
+              summary="Re-run an incident's investigation (fresh collection, today's history)")
+    async def reinvestigate(self, incident_id: str) -> JSONResponse:
+        scheduled = await self.manager.reinvestigate.remote(incident_id)
+        if scheduled is None:
+            return _error(404, "incident_id", f"no incident {incident_id!r}")
+        return JSONResponse(status_code=202, content={"status": "scheduled", "incident_id": scheduled})
+
     @api.get("/healthz", summary="Liveness and a summary of the engine's state")
     async def healthz(self) -> dict[str, Any]:
         return {"status": "ok", **(await self.manager.status.remote())}

@@ -261,3 +261,20 @@ def test_incident_list_filters_by_category(fleet_app: FleetApp, http_client: htt
     listed = http_client.get("/api/v1/incidents", params={"cluster": cluster, "category": category}).json()
     assert inc_id in {i["id"] for i in listed}
     assert {i["category"] for i in listed} == {category}
+
+
+def test_reinvestigate_runs_a_fresh_investigation_and_404s_for_unknown(
+        fleet_app: FleetApp, http_client: httpx.Client, investigated: dict[str, Any]) -> None:
+    cluster, exp = _expected_incidents(fleet_app, CATEGORY_CLUSTERS)[0]
+    inc_id = fleet_app.incident_of(investigated[cluster], exp["alerts"])
+    before = [e["kind"] for e in _detail(http_client, inc_id)["events"]].count("investigated")
+    r = http_client.post(f"/api/v1/incidents/{inc_id}/investigate")
+    assert r.status_code == 202 and r.json() == {"status": "scheduled", "incident_id": inc_id}
+    assert fleet_app.wait_idle(120)
+    inc = _detail(http_client, inc_id)
+    kinds = [e["kind"] for e in inc["events"]]
+    assert kinds.count("investigated") == before + 1
+    assert kinds.index("reinvestigate_requested") < len(kinds) - 1 - kinds[::-1].index("investigated")
+    assert inc["report"]["history"] is not None
+    r = http_client.post("/api/v1/incidents/inc-0000000000000000/investigate")
+    assert r.status_code == 404 and r.json()["field"] == "incident_id"

@@ -56,3 +56,16 @@ def test_report_is_saved_and_summarised_on_the_incident(tmp_path):
     assert store.list_incidents(category="oom_killed")[0]["id"] == inc.id
     assert store.list_incidents(category="image_pull_error") == []
     assert AlertTarget.model_validate(got["subject"]).kind in ("Workload", "Deployment")
+
+
+def test_an_incident_is_rebuilt_from_the_store(tmp_path):
+    from engine.ingest import incident_from_store
+
+    store = HistoryStore(tmp_path / "h.duckdb")
+    c = Correlator()
+    ing = Ingestor(store, c)
+    body = make_payload(make_alert("KubePodCrashLooping", POD, fp="a" * 16, starts="2026-11-22T10:00:00Z"))
+    inc = ing.receive(body, "eu").changed[0]
+    again = incident_from_store(store, inc.id)
+    assert again.model_dump() == inc.model_dump()
+    assert incident_from_store(store, "inc-nope") is None
