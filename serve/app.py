@@ -7,6 +7,7 @@ returns the bound ingress; ``run`` deploys it over HTTP.
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
@@ -38,7 +39,9 @@ def start_ray(*, num_cpus: int = 2, object_store_mb: int = 256) -> None:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     # address="local": always a fresh local Ray, never attach to one started elsewhere with `ray start`
     ray.init(address="local", num_cpus=num_cpus, object_store_memory=object_store_mb * 1024**2, include_dashboard=False,
-             namespace=NAMESPACE, log_to_driver=False)
+             namespace=NAMESPACE, log_to_driver=False, logging_level=logging.WARNING)
+    # Serve's driver-side INFO lines (started, deploying, ready) are noise in a CLI's output
+    logging.getLogger("ray.serve").setLevel(logging.WARNING)
 
 
 def build_app(fleet: Fleet, cfg: EngineConfig) -> Any:
@@ -61,8 +64,9 @@ def build_app(fleet: Fleet, cfg: EngineConfig) -> Any:
 def run(fleet: Fleet, cfg: EngineConfig, *, host: str = "127.0.0.1", port: int = 8000) -> str:
     """Start Ray if needed, deploy the app over HTTP and return its base URL."""
     start_ray()
-    ray_serve.start(http_options={"host": host, "port": port})
-    ray_serve.run(build_app(fleet, cfg), name=APP_NAME, route_prefix="/")
+    quiet = {"log_level": "WARNING"}
+    ray_serve.start(http_options={"host": host, "port": port}, logging_config=quiet)
+    ray_serve.run(build_app(fleet, cfg), name=APP_NAME, route_prefix="/", logging_config=quiet)
     return f"http://{host}:{port}"
 
 
