@@ -165,6 +165,12 @@ class Correlator:
     def _join_node_incident(self, alert: Alert, placement: PodPlacement | None) -> Incident | None:
         if placement is None or not placement.node:
             return None
+        # only a node that is down now explains a pod's alert: a pod never reopens a recovered node
+        inc_id = self._open_by_key.get((alert.cluster, f"node:{placement.node}"))
+        inc = self.incidents.get(inc_id) if inc_id else None
+        if inc is None or inc.status != "open" or not any(
+                a.status == "firing" and a.target().kind == "Node" for a in inc.alerts):
+            return None
         return self._open(alert.cluster, f"node:{placement.node}", alert)
 
     def _create(self, cluster: str, key: str, subject: AlertTarget, alert: Alert) -> Incident:

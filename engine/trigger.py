@@ -12,6 +12,9 @@ collection that happens an hour after the alert still sees the rollout that prec
   difference is a restart, not a rollout (see ``trigger_config``). The first revision of a
   workload created in the window is a rollout too: the deployment itself is what changed;
 - ``config_change`` for configuration categories (``engine.trigger_config``);
+- ``external`` for an expired (or not yet valid) certificate when no rollout explains it: the
+  clock passing the certificate's validity is what changed, outside the cluster (the detail names
+  the ``NotAfter`` the client printed, when it did);
 - otherwise ``unknown`` (an unreachable dependency names itself in the summary; the evidence
   does not show what took it down).
 """
@@ -43,6 +46,11 @@ def find_trigger(f: Finding | None, v: View, recent_rollout_s: float) -> Trigger
         change = config_change(f, v, revisions(v, f.subject), recent_rollout_s)
         if change:
             return Trigger(kind="config_change", detail=change)
+    facts: dict[str, Any] = getattr(f, "facts", {}) or {}
+    if f.category == "certificate_error" and facts.get("expired"):
+        end = f" (valid until {facts['not_after']})" if facts.get("not_after") else ""
+        return Trigger(kind="external", detail=f"a certificate the workload verifies expired{end}; no rollout or "
+                       "config change in the cluster explains it")
     return Trigger()
 
 

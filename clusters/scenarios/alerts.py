@@ -109,9 +109,11 @@ class Alert:
             "summary": self.rule.summary,
         }
 
-    def to_wire(self, prometheus_url: str, at: datetime) -> dict[str, Any]:
+    def to_wire(self, prometheus_url: str, at: datetime, resolved: bool | None = None) -> dict[str, Any]:
+        """The alert as a notification at ``at`` shows it (``resolved`` overrides the time test)."""
         assert self.starts_at is not None, "evaluate the alert before sending it"
-        resolved = self.ends_at is not None and self.ends_at <= at
+        if resolved is None:
+            resolved = self.ends_at is not None and self.ends_at <= at
         return {
             "status": "resolved" if resolved else "firing",
             "labels": self.labels,

@@ -25,12 +25,14 @@ from .k8s import meta
 from .profiles import NodeInfo, Profile, make_nodes
 from .rules import RULES
 
-__all__ = ["ClusterBuilder", "Incident", "PodRecord"]
+__all__ = ["ClusterBuilder", "Incident", "NodeState", "PodRecord"]
 
 #: kube-prometheus rule groups are evaluated every 30s, each group at its own offset.
 EVAL_INTERVAL_S = 30
 _KINDS = ("deployments", "replicasets", "daemonsets", "services", "replication-controllers", "configmaps",
-          "secrets")
+          "secrets", "statefulsets", "jobs")
+#: The rule groups whose evaluation phase is drawn from the cluster's own generator (the first ones).
+_FIRST_GROUPS = ("general.rules", "kubernetes-apps", "kubernetes-system-kubelet")
 
 
 @dataclass
@@ -57,6 +59,24 @@ class PodRecord:
     def involved(self) -> Involved:
         return Involved("Pod", self.name, self.uid, self.namespace,
                         resource_version=self.obj["metadata"]["resourceVersion"])
+
+
+@dataclass
+class NodeState:
+    """What scenarios change on a Node: pool labels, taints, a cordon, pressure conditions.
+
+    ``closed_at``: from then on no new pod is placed there (cordoned, tainted by pressure);
+    ``dedicated``: a tainted pool only the pods that tolerate it use (never placed round-robin).
+    ``conditions``: type -> (status, reason, message, lastTransitionTime).
+    """
+
+    labels: dict[str, str] = field(default_factory=dict)
+    taints: list[dict[str, Any]] = field(default_factory=list)
+    unschedulable: bool = False
+    conditions: dict[str, tuple[str, str, str, datetime]] = field(default_factory=dict)
+    closed_at: datetime | None = None
+    dedicated: bool = False
+    volumes: list[str] = field(default_factory=list)  # attached and in use (``status.volumesInUse``)
 
 
 @dataclass
@@ -96,6 +116,7 @@ class ClusterBuilder:
         self.node_booted = {n.name: self.now - timedelta(days=self.rng.uniform(4, 19) if managed and n.role == "worker"
                                                          else self.rng.uniform(40, 160)) for n in self.nodes}
         self.down_nodes: dict[str, datetime] = {}  # node -> when its kubelet stopped posting status
+        self.node_state: dict[str, NodeState] = defaultdict(NodeState)
         self.namespaces: dict[str, datetime] = {}
         self.objects: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
         self.pods: list[PodRecord] = []
@@ -106,7 +127,7 @@ class ClusterBuilder:
         self.stack: StackLabels | None = None
         self._rv_base = self.rng.randrange(3_000_000, 90_000_000)
         self._service_ips: set[str] = set()
-        self._phase = {g: self.rng.uniform(0, EVAL_INTERVAL_S) for g in sorted({r.group for r in RULES.values()})}
+        self._phase = {g: self.rng.uniform(0, EVAL_INTERVAL_S) for g in _FIRST_GROUPS}
         self._placement = 0
         self.background = False  # set while the healthy baseline is built
         self._faults: list[Callable[[], None]] = []
@@ -122,12 +143,17 @@ class ClusterBuilder:
         """Run ``fn`` after the faults (controllers derive their status from the final pods)."""
         self._renderers.append(fn)
 
+    def apply_faults(self) -> None:
+        """Run the registered faults now (once): every pod they touch must exist already."""
+        faults, self._faults = self._faults, []
+        for fn in faults:
+            fn()
+
     def finalize(self) -> None:
         if self._finalized:
             return
         self._finalized = True
-        for fn in self._faults:
-            fn()
+        self.apply_faults()
         for fn in self._renderers:
             fn()
         for pod in self.pods:  # a pod's resourceVersion is that of its last status write
@@ -162,14 +188,18 @@ class ClusterBuilder:
     def place(self, at: datetime | None = None) -> NodeInfo:
         """Round-robin over worker nodes.
 
-        A node that goes down only takes background pods (:attr:`background`) created before it
-        failed, so scenario pods never end up on it by accident.
+        A node that goes down, is cordoned or comes under pressure only takes background pods
+        (:attr:`background`) created before that, so one scenario's pods never end up on another
+        scenario's node by accident; a dedicated pool's nodes take no round-robin pods at all.
         """
         def ok(n: NodeInfo) -> bool:
-            down = self.down_nodes.get(n.name)
-            return down is None or (self.background and at is not None and at < down - timedelta(minutes=2))
+            state = self.node_state.get(n.name)
+            if state is not None and state.dedicated:
+                return False
+            blocked = self.down_nodes.get(n.name) or (state.closed_at if state is not None else None)
+            return blocked is None or (self.background and at is not None and at < blocked - timedelta(minutes=2))
 
-        pool = [n for n in self.workers() if ok(n)]
+        pool = [n for n in self.workers() if ok(n)] or self.workers()  # never nowhere: the last resort is any worker
         node = pool[self._placement % len(pool)]
         self._placement += 1
         return node
@@ -231,19 +261,31 @@ class ClusterBuilder:
         self.events.append(event)
 
     # -- alerts and incidents -------------------------------------------------------------------
-    def alert(self, name: str, query_labels: dict[str, str], onset: datetime, value: str = "") -> Alert:
-        """An alert whose expression became true at ``onset``; it fires ``for`` later, on an eval tick."""
+    def alert(self, name: str, query_labels: dict[str, str], onset: datetime, value: str = "", *,
+              episode: bool = False) -> Alert:
+        """An alert whose expression became true at ``onset``; it fires ``for`` later, on an eval tick.
+
+        One series is one alert; ``episode=True`` adds a further firing of a series that resolved
+        in between (a flapping alert: same labels and fingerprint, a new ``startsAt``).
+        """
         assert self.stack is not None, "build the monitoring namespace first"
         stack = StackLabels(self.stack.ksm_pod, self.stack.ksm_ip, cluster=self.name if self.cluster_label else None)
         a = Alert(RULES[name], query_labels, stack, onset, value)
         a.starts_at = self._tick(onset + a.rule.for_, a.rule.group)
-        for known in self.alerts:  # one series, one alert
+        for known in self.alerts if not episode else ():
             if known.labels == a.labels:
                 return known
         self.alerts.append(a)
         return a
 
+    def resolve(self, alert: Alert, cleared: datetime) -> Alert:
+        """The alert's expression stopped being true at ``cleared``: it resolves on the next evaluation."""
+        alert.ends_at = max(self._tick(cleared, alert.rule.group), (alert.starts_at or cleared) + timedelta(seconds=1))
+        return alert
+
     def _tick(self, t: datetime, group: str) -> datetime:
+        if group not in self._phase:  # later groups: their own phase, not a draw from the cluster's sequence
+            self._phase[group] = derive("phase", self.name, self.seed, group).uniform(0, EVAL_INTERVAL_S)
         phase = self._phase[group]
         k = math.ceil((t.timestamp() - phase) / EVAL_INTERVAL_S)
         ms = round((k * EVAL_INTERVAL_S + phase) * 1000)

@@ -18,7 +18,7 @@ from .cluster import ClusterBuilder, PodRecord
 from .profiles import NodeInfo
 from .workload import new_pod
 
-__all__ = ["DaemonSet", "static_pod", "stateful_pod"]
+__all__ = ["DaemonSet", "statefulset_object", "static_pod", "stateful_pod"]
 
 _DS_TOLERATIONS = [
     {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute"},
@@ -114,20 +114,59 @@ def static_pod(cb: ClusterBuilder, namespace: str, base: str, node: NodeInfo, te
 
 
 def stateful_pod(cb: ClusterBuilder, namespace: str, sts: str, sts_uid: str, ordinal: int,
-                 template: dict[str, Any], *, node: NodeInfo, created: datetime, revision: str,
-                 service: str, logs: dict[str, str] | Callable[[datetime], dict[str, str]]) -> PodRecord:
-    """A StatefulSet's pod ``<sts>-<ordinal>``; ``logs`` may depend on when its containers started."""
+                 template: dict[str, Any], *, node: NodeInfo | None, created: datetime, revision: str,
+                 service: str, logs: dict[str, str] | Callable[[datetime], dict[str, str]] | None = None,
+                 claims: list[str] | None = None, behave: Callable[[PodRecord], None] | None = None) -> PodRecord:
+    """A StatefulSet's pod ``<sts>-<ordinal>``; ``logs`` may depend on when its containers started.
+
+    ``claims``: names of its ``volumeClaimTemplates`` (volumes ``<claim>-<sts>-<ordinal>``);
+    ``behave(pod)`` replaces the healthy behaviour.
+    """
     name = f"{sts}-{ordinal}"
     cb.workloads.add((namespace, sts))
     tpl = copy.deepcopy(template)
     tpl["spec"].update(hostname=name, subdomain=service)
+    if claims:
+        pvcs = [{"name": c, "persistentVolumeClaim": {"claimName": f"{c}-{name}"}} for c in claims]
+        tpl["spec"] = k8s.with_pod_fields(tpl["spec"], volumes=pvcs + (tpl["spec"].get("volumes") or []))
     labels = {"apps.kubernetes.io/pod-index": str(ordinal), "controller-revision-hash": f"{sts}-{revision}",
               "statefulset.kubernetes.io/pod-name": name}
     pod = new_pod(cb, namespace, name, tpl, node=node, created=created, generate_name=f"{sts}-",
                   owner=k8s.owner_ref("StatefulSet", sts, sts_uid), extra_labels=labels)
+    if behave is not None:
+        behave(pod)
+        return pod
     started = created + timedelta(seconds=cb.rng.between(3, 9))
     run_healthy(cb, pod, None, started=started, log=logs(started) if callable(logs) else logs)
     return pod
+
+
+def statefulset_object(cb: ClusterBuilder, namespace: str, name: str, uid: str, template: dict[str, Any], *,
+                       pods: list[PodRecord], replicas: int, created: datetime, revision: str, service: str,
+                       claims: dict[str, tuple[str, str]] | None = None, generation: int = 1) -> dict[str, Any]:
+    """The StatefulSet as the API returns it (status from its pods); ``claims``: name -> (size, class)."""
+    ready = sum(1 for p in pods if _ready(p))
+    labels = template["metadata"].get("labels") or {}
+    md = k8s.meta(name, namespace=namespace, uid=uid, rv=cb.rv(cb.now - timedelta(minutes=2)), created=created,
+                  labels=labels, generation=generation)
+    vct = [{"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": c, "creationTimestamp": None},
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}},
+                     "storageClassName": sc, "volumeMode": "Filesystem"}, "status": {"phase": "Pending"}}
+           for c, (size, sc) in (claims or {}).items()]
+    spec: dict[str, Any] = {"replicas": replicas, "selector": {"matchLabels": labels}, "template": template}
+    if vct:
+        spec["volumeClaimTemplates"] = vct
+    spec.update(serviceName=service, podManagementPolicy="OrderedReady",
+                updateStrategy={"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}, revisionHistoryLimit=10,
+                persistentVolumeClaimRetentionPolicy={"whenDeleted": "Retain", "whenScaled": "Retain"})
+    status: dict[str, Any] = {"observedGeneration": generation, "replicas": len(pods)}
+    if ready:
+        status["readyReplicas"] = ready
+    status.update(currentReplicas=len(pods), updatedReplicas=len(pods), currentRevision=f"{name}-{revision}",
+                  updateRevision=f"{name}-{revision}", collisionCount=0, availableReplicas=ready)
+    obj = {"metadata": md, "spec": spec, "status": status}
+    cb.add(namespace, "statefulsets", obj)
+    return obj
 
 
 def _ready(pod: PodRecord) -> bool:

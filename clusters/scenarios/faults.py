@@ -17,8 +17,8 @@ from .cluster import ClusterBuilder, Incident, PodRecord
 from .podstatus import CrashLoop
 from .workload import Deployment, Revision
 
-__all__ = ["Rollout", "crash_alerts", "deployment_alerts", "image_pull_failure", "minutes_ago", "pick_app",
-           "stuck_rollout", "variant"]
+__all__ = ["Rollout", "crash_alerts", "deployment_alerts", "fit_error", "image_pull_failure", "minutes_ago",
+           "pick_app", "stuck_rollout", "variant"]
 
 
 def variant(name: str, seed: int) -> Rand:
@@ -85,8 +85,9 @@ def _steps(replicas: int, surge: int, unavailable: int) -> list[tuple[str, int, 
 
 def stuck_rollout(cb: ClusterBuilder, app: AppSpec, new_template: dict[str, Any], *, at: datetime,
                   replicas: int | None = None, run_new: Callable[[PodRecord, datetime], None],
-                  old_template: dict[str, Any] | None = None) -> Rollout:
-    """Roll ``app`` out to ``new_template`` at ``at``; the new pods never become available."""
+                  old_template: dict[str, Any] | None = None, placed: bool = True) -> Rollout:
+    """Roll ``app`` out to ``new_template`` at ``at``; the new pods never become available
+    (``placed=False``: the scheduler found no node for them)."""
     replicas = replicas or app.replicas
     dep = healthy_deployment(cb, app, replicas=replicas, finish=False, template=old_template)
     old = dep.revisions[-1]
@@ -107,7 +108,7 @@ def stuck_rollout(cb: ClusterBuilder, app: AppSpec, new_template: dict[str, Any]
     pods = []
     for i in range(new.replicas):
         created = at + timedelta(seconds=0.2 + i * cb.rng.between(0.6, 1.6))
-        pod = dep.pod(new, created=created)
+        pod = dep.pod(new, created=created, placed=placed)
         dep.pod_created_event(new, pod)
         run_new(pod, created)
         pods.append(pod)
@@ -164,3 +165,12 @@ def pull_error(image: str, *, denied: bool) -> str:
                 "server message: insufficient_scope: authorization failed")
     return (f'rpc error: code = NotFound desc = failed to pull and unpack image "{ref}": failed to resolve '
             f'reference "{ref}": {ref}: not found')
+
+
+def fit_error(total: int, reasons: dict[str, int], *, prefilter: str | None = None) -> str:
+    """The scheduler's ``FitError``: per-node reasons counted and sorted as strings, then the
+    preemption post-filter (never helpful for these reasons). ``prefilter``: a PreFilter failure
+    (e.g. unbound PVCs), which names no nodes."""
+    body = prefilter or ", ".join(sorted(f"{n} {r}" for r, n in reasons.items() if n))
+    return (f"0/{total} nodes are available: {body}. preemption: 0/{total} nodes are available: {total} Preemption "
+            "is not helpful for scheduling.")

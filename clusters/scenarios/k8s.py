@@ -25,6 +25,7 @@ __all__ = [
     "pod_spec_from_template",
     "service",
     "template_spec",
+    "with_pod_fields",
 ]
 
 META_ORDER = _META = ["name", "generateName", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp",
@@ -88,6 +89,11 @@ def container(name: str, image: str, *, ports: list[tuple[str, int]] | None = No
         d["securityContext"] = {"capabilities": {"drop": ["ALL"]}, "runAsNonRoot": True,
                                 "readOnlyRootFilesystem": True, "allowPrivilegeEscalation": False}
     return order(d, _CONTAINER)
+
+
+def with_pod_fields(spec: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    """A pod (template) spec with ``fields`` set, keys kept in ``PodSpec`` order."""
+    return order({**spec, **fields}, _POD_SPEC)
 
 
 def template_spec(containers: list[dict[str, Any]], *, service_account: str = "default",
@@ -155,7 +161,8 @@ def service(name: str, namespace: str, *, uid: str, rv: str, created: datetime, 
 
 def k8s_list(kind: str, rv: str, items: list[dict[str, Any]]) -> dict[str, Any]:
     """A List as ``kubectl cluster-info dump`` writes it: an empty list is ``"items": null``."""
-    return {"kind": kind, "apiVersion": "apps/v1" if kind in _APPS_LISTS else "v1",
+    api = "apps/v1" if kind in _APPS_LISTS else "batch/v1" if kind == "JobList" else "v1"
+    return {"kind": kind, "apiVersion": api,
             "metadata": {"resourceVersion": rv}, "items": items or None}
 
 

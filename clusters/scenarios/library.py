@@ -7,7 +7,10 @@ from dataclasses import dataclass
 
 from .cluster import ClusterBuilder, Incident
 from .scen_app import config_error, dependency_unavailable, oom_killed, probe_failure
+from .scen_batch import cpu_throttling, job_failed
+from .scen_crash import app_crash_panic, app_crash_traceback, crash_missing_configmap_key, dependency_dns
 from .scen_infra import insufficient_resources, node_not_ready
+from .scen_node import kubelet_stopped, node_pressure
 from .scen_rollout import (
     bad_rollout_config,
     bad_rollout_image,
@@ -16,6 +19,9 @@ from .scen_rollout import (
     missing_configmap_volume,
     missing_secret,
 )
+from .scen_sched import node_cordoned, scheduling_affinity, scheduling_taint
+from .scen_storage import disk_full, volume_multi_attach, volume_pvc_pending
+from .scen_tls import certificate_expired, certificate_untrusted
 
 __all__ = ["SCENARIOS", "Scenario"]
 
@@ -56,4 +62,21 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in [
     Scenario("insufficient_resources", "insufficient_resources", "unknown", insufficient_resources),
     Scenario("probe_failure", "probe_failure", "unknown", probe_failure),
     Scenario("node_not_ready", "node_not_ready", "node", node_not_ready, node_level=True),
+    Scenario("app_crash_panic", "app_crash", "rollout", app_crash_panic),
+    Scenario("app_crash_traceback", "app_crash", "unknown", app_crash_traceback),
+    Scenario("crash_missing_configmap_key", "missing_secret_or_configmap", "config_change",
+             crash_missing_configmap_key),
+    Scenario("dependency_dns", "dependency_unavailable", "unknown", dependency_dns),
+    Scenario("certificate_expired", "certificate_error", "external", certificate_expired),
+    Scenario("certificate_untrusted", "certificate_error", "rollout", certificate_untrusted),
+    Scenario("scheduling_affinity", "scheduling_constraints", "rollout", scheduling_affinity),
+    Scenario("scheduling_taint", "scheduling_constraints", "unknown", scheduling_taint),
+    Scenario("node_cordoned", "node_cordoned", "node", node_cordoned, node_level=True),
+    Scenario("volume_multi_attach", "volume_error", "unknown", volume_multi_attach),
+    Scenario("volume_pvc_pending", "volume_error", "rollout", volume_pvc_pending),
+    Scenario("disk_full", "disk_full", "unknown", disk_full),
+    Scenario("node_pressure", "node_pressure", "node", node_pressure, node_level=True),
+    Scenario("kubelet_stopped", "node_not_ready", "node", kubelet_stopped, node_level=True),
+    Scenario("job_failed", "job_failed", "unknown", job_failed),
+    Scenario("cpu_throttling", "cpu_throttling", "unknown", cpu_throttling),
 ]}

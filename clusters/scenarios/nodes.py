@@ -48,6 +48,7 @@ def _labels(cb: ClusterBuilder, node: NodeInfo) -> dict[str, str]:
     if p.provider == "kubeadm":
         for k in [k for k in labels if "region" in k or "zone" in k or "instance-type" in k]:
             del labels[k]
+    labels.update(cb.node_state[node.name].labels if node.name in cb.node_state else {})
     return dict(sorted(labels.items()))
 
 
@@ -66,8 +67,15 @@ def _annotations(cb: ClusterBuilder, node: NodeInfo) -> dict[str, str]:
 
 def _conditions(cb: ClusterBuilder, node: NodeInfo, booted: datetime) -> list[dict[str, Any]]:
     down = cb.down_nodes.get(node.name)
+    changed = cb.node_state[node.name].conditions if node.name in cb.node_state else {}
     out = []
     for kind, reason, message in _CONDITIONS:
+        if kind in changed and not down:
+            status, why, text, since = changed[kind]
+            beat = cb.now - timedelta(seconds=cb.rng.randrange(2, 9))
+            out.append({"type": kind, "status": status, "lastHeartbeatTime": rfc3339(beat),
+                        "lastTransitionTime": rfc3339(since), "reason": why, "message": text})
+            continue
         if down:
             out.append({"type": kind, "status": "Unknown", "lastHeartbeatTime": rfc3339(down),
                         "lastTransitionTime": rfc3339(down + NOT_READY_GRACE), "reason": "NodeStatusUnknown",
@@ -98,6 +106,14 @@ def _images(cb: ClusterBuilder, node: NodeInfo) -> list[dict[str, Any]]:
     return sorted(out, key=lambda i: -i["sizeBytes"])
 
 
+def _volumes(cb: ClusterBuilder, node: NodeInfo) -> dict[str, Any]:
+    state = cb.node_state.get(node.name)
+    if state is None or not state.volumes:
+        return {}
+    return {"volumesInUse": list(state.volumes),
+            "volumesAttached": [{"name": v, "devicePath": ""} for v in state.volumes]}
+
+
 def render_node(cb: ClusterBuilder, node: NodeInfo) -> dict[str, Any]:
     p = cb.profile
     booted = cb.node_booted[node.name]
@@ -116,6 +132,11 @@ def render_node(cb: ClusterBuilder, node: NodeInfo) -> dict[str, Any]:
         taints += [{"key": "node.kubernetes.io/unreachable", "effect": "NoSchedule", "timeAdded": rfc3339(at)},
                    {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute",
                     "timeAdded": rfc3339(at + timedelta(seconds=5))}]
+    state = cb.node_state.get(node.name)
+    if state is not None:
+        taints += state.taints
+        if state.unschedulable:
+            spec["unschedulable"] = True
     if taints:
         spec["taints"] = taints
     addresses = [{"type": "InternalIP", "address": node.ip}, {"type": "Hostname", "address": node.hostname}]
@@ -130,6 +151,7 @@ def render_node(cb: ClusterBuilder, node: NodeInfo) -> dict[str, Any]:
                      "containerRuntimeVersion": p.runtime, "kubeletVersion": p.kubelet_version,
                      "kubeProxyVersion": "", "operatingSystem": "linux", "architecture": "amd64"},
         "images": _images(cb, node),
+        **_volumes(cb, node),
         "runtimeHandlers": [{"name": h, "features": {"recursiveReadOnlyMounts": True,
                                                      "userNamespaces": p.minor >= 33}} for h in ("", "runc")],
         "features": {"supplementalGroupsPolicy": True},

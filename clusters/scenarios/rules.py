@@ -34,7 +34,7 @@ class Rule:
 
     @property
     def _runbook_dir(self) -> str:
-        return "general" if self.group == "general.rules" else "kubernetes"
+        return {"general.rules": "general", "node-exporter": "node"}.get(self.group, "kubernetes")
 
 
 def _m(minutes: float) -> timedelta:
@@ -61,6 +61,66 @@ _DS_STUCK = (
     f"kube_daemonset_status_desired_number_scheduled{{{_KSM}}})) and "
     f"(changes(kube_daemonset_status_updated_number_scheduled{{{_KSM}}}[5m]) == 0)"
 )
+
+_NE = 'fstype!="",job="node-exporter",mountpoint!=""'
+_KUBELET_VOL = 'job="kubelet",metrics_path="/metrics",namespace=~".*"'
+_CADVISOR = 'job="kubelet",metrics_path="/metrics/cadvisor"'
+_THROTTLE_SUM = ("sum without (id, metrics_path, name, image, endpoint, job, node) (topk by (cluster, namespace, "
+                 "pod, container, instance) (1, increase({metric}{{{sel}}}[5m])))")
+
+#: Rules of the newer scenarios (storage, batch, node pressure, throttling).
+_MORE = [
+    Rule(
+        "KubeJobFailed", "kubernetes-apps", _m(15), "warning",
+        f"kube_job_failed{{{_KSM}}} > 0",
+        "Job {namespace}/{job_name} failed to complete. Removing failed job after investigation should clear "
+        "this alert on cluster {cluster}.",
+        "Job failed to complete.",
+    ),
+    Rule(
+        "CPUThrottlingHigh", "kubernetes-resources", _m(15), "info",
+        _THROTTLE_SUM.format(metric="container_cpu_cfs_throttled_periods_total", sel=f'container!="",{_CADVISOR}')
+        + " / on (cluster, namespace, pod, container, instance) group_left () "
+        + _THROTTLE_SUM.format(metric="container_cpu_cfs_periods_total", sel=_CADVISOR) + " > (25 / 100)",
+        "{value} throttling of CPU in namespace {namespace} for container {container} in pod {pod} on cluster "
+        "{cluster}.",
+        "Processes experience elevated CPU throttling.",
+    ),
+    Rule(
+        "KubePersistentVolumeFillingUp", "kubernetes-storage", _m(1), "critical",
+        f"(kubelet_volume_stats_available_bytes{{{_KUBELET_VOL}}} / kubelet_volume_stats_capacity_bytes"
+        f"{{{_KUBELET_VOL}}}) < 0.03 and kubelet_volume_stats_used_bytes{{{_KUBELET_VOL}}} > 0 unless on "
+        "(cluster, namespace, persistentvolumeclaim) kube_persistentvolumeclaim_access_mode{access_mode="
+        '"ReadOnlyMany",namespace=~".*"} == 1 unless on (cluster, namespace, persistentvolumeclaim) '
+        'kube_persistentvolumeclaim_labels{label_excluded_from_alerts="true",namespace=~".*"} == 1',
+        "The PersistentVolume claimed by {persistentvolumeclaim} in Namespace {namespace} {on_cluster} is only "
+        "{value} free.",
+        "PersistentVolume is filling up.",
+    ),
+    Rule(
+        "KubeNodePressure", "kubernetes-system-kubelet", _m(10), "info",
+        'kube_node_status_condition{condition=~"(MemoryPressure|DiskPressure|PIDPressure)",job="kube-state-metrics",'
+        'status="true"} == 1 and on (cluster, node) kube_node_spec_unschedulable{job="kube-state-metrics"} == 0',
+        "{node} on cluster {cluster} has active Condition {condition}. This is caused by resource usage exceeding "
+        "eviction thresholds.",
+        "Node has as active Condition.",
+    ),
+    Rule(
+        "NodeMemoryHighUtilization", "node-exporter", _m(15), "warning",
+        '100 - (node_memory_MemAvailable_bytes{job="node-exporter"} / node_memory_MemTotal_bytes'
+        '{job="node-exporter"} * 100) > 90',
+        "Memory is filling up at {instance}, has been above 90% for the last 15 minutes, is currently at "
+        "{value}%.\n",
+        "Host is running out of memory.",
+    ),
+    Rule(
+        "NodeFilesystemAlmostOutOfSpace", "node-exporter", _m(30), "warning",
+        f"(node_filesystem_avail_bytes{{{_NE}}} / node_filesystem_size_bytes{{{_NE}}} * 100 < 5 and "
+        f"node_filesystem_readonly{{{_NE}}} == 0)",
+        "Filesystem on {device}, mounted on {mountpoint}, at {instance} has only {value}% available space left.",
+        "Filesystem has less than 5% space left.",
+    ),
+]
 
 _RULES = [
     Rule(
@@ -131,6 +191,7 @@ _RULES = [
         "{value}% of the {job}/{service} targets in {namespace} namespace are down.",
         "One or more targets are unreachable.",
     ),
+    *_MORE,
 ]
 
 #: Rules by alert name.
@@ -144,7 +205,16 @@ def render(template: str, labels: dict[str, str], value: str = "") -> str:
     external label is not visible to templates, which is why real descriptions end
     ``on cluster .`` even when the alert carries a ``cluster`` label.
     """
-    fields = {k: labels.get(k, "") for k in ("namespace", "pod", "container", "deployment", "statefulset",
-                                              "daemonset", "node", "reason", "job", "service")}
-    fields["cluster"] = labels.get("cluster", "")
-    return template.format(value=value, **fields)
+    cluster = labels.get("cluster", "")
+    fields = _Fields(labels, value=value, on_cluster=f"on Cluster {cluster}" if cluster else "")
+    return template.format_map(fields)
+
+
+class _Fields(dict[str, str]):
+    """Template fields: the query labels, ``value``; a label the series lacks renders empty (as in Go)."""
+
+    def __init__(self, labels: dict[str, str], **extra: str) -> None:
+        super().__init__(labels, **extra)
+
+    def __missing__(self, key: str) -> str:
+        return ""

@@ -14,7 +14,7 @@ from .faults import deployment_alerts, minutes_ago, pick_app, variant
 from .nodes import NOT_READY_GRACE
 from .profiles import NodeInfo
 
-__all__ = ["insufficient_resources", "node_not_ready"]
+__all__ = ["insufficient_resources", "node_down", "node_not_ready"]
 
 
 def _s(x: float) -> timedelta:
@@ -43,6 +43,16 @@ def node_not_ready(cb: ClusterBuilder, *, seed: int = 0, app: str | None = None,
     return inc
 
 
+def node_down(cb: ClusterBuilder, inc: Incident, node: str, down: datetime, *, host_up: bool = False) -> None:
+    """Register ``node`` as having stopped reporting at ``down`` (applied once every pod exists)."""
+    cb.fault(lambda: _node_down(cb, inc, node, down, host_up=host_up))
+
+
+def move(cb: ClusterBuilder, pod: PodRecord, node: NodeInfo) -> None:
+    """Put ``pod`` (already running) on ``node`` instead of where round-robin placed it."""
+    _move(cb, pod, node)
+
+
 def _move(cb: ClusterBuilder, pod: PodRecord, node: NodeInfo) -> None:
     pod.node = node
     status = pod.obj["status"]
@@ -68,7 +78,9 @@ def _stateful(cb: ClusterBuilder, namespace: str, node: NodeInfo) -> None:
                      revision="6b9f7c5d84", service="events-rabbitmq-headless", logs=log)
 
 
-def _node_down(cb: ClusterBuilder, inc: Incident, name: str, down: datetime) -> None:
+def _node_down(cb: ClusterBuilder, inc: Incident, name: str, down: datetime, *, host_up: bool = False) -> None:
+    """The node controller's view of a silent kubelet; ``host_up``: only the kubelet stopped (the host
+    and its node-exporter still answer, the kubelet port refuses connections)."""
     node = next(n for n in cb.nodes if n.name == name)
     unknown = down + NOT_READY_GRACE
     inv = Involved("Node", name, cb.node_uids[name])
@@ -80,7 +92,7 @@ def _node_down(cb: ClusterBuilder, inc: Incident, name: str, down: datetime) -> 
     evict = unknown + _s(300 + cb.rng.between(0.5, 3))
     daemonsets: set[tuple[str, str]] = set()
     for pod in [p for p in cb.pods if p.node is node]:
-        _unready(cb, pod, unknown)
+        _unready(cb, pod, unknown, refused=host_up)
         if pod.owner_kind != "Job":
             inc.add(cb.pod_alert("KubePodNotReady", pod, unknown))
         if pod.owner_kind == "DaemonSet":
@@ -94,12 +106,13 @@ def _node_down(cb: ClusterBuilder, inc: Incident, name: str, down: datetime) -> 
         inc.add(cb.object_alert("KubeDaemonSetRolloutStuck", unknown, namespace=ns, daemonset=ds))
     total = len(cb.nodes)
     value = f"{100 / total:.4g}"
-    for job, ns, svc in (("node-exporter", "monitoring", "kube-prometheus-stack-prometheus-node-exporter"),
-                         ("kubelet", "kube-system", "kube-prometheus-stack-kubelet")):
+    agents = [("node-exporter", "monitoring", "kube-prometheus-stack-prometheus-node-exporter"),
+              ("kubelet", "kube-system", "kube-prometheus-stack-kubelet")]
+    for job, ns, svc in agents[1:] if host_up else agents:
         inc.add(cb.alert("TargetDown", {"job": job, "namespace": ns, "service": svc}, down + _s(20), value=value))
 
 
-def _unready(cb: ClusterBuilder, pod: PodRecord, at: datetime) -> None:
+def _unready(cb: ClusterBuilder, pod: PodRecord, at: datetime, *, refused: bool = False) -> None:
     """``MarkPodsNotReady``: only the Ready condition flips; nothing else is reported any more."""
     for cond in pod.obj["status"].get("conditions", []):
         if cond["type"] == "Ready":
@@ -109,8 +122,9 @@ def _unready(cb: ClusterBuilder, pod: PodRecord, at: datetime) -> None:
                         warning=True)
     host = pod.node.ip if pod.node else ""
     for c in pod.obj["spec"]["containers"]:
+        why = "connect: connection refused" if refused else "i/o timeout"
         pod.logs[c["name"]] = (f'Request log error: Get "https://{host}:10250/containerLogs/{pod.namespace}/'
-                               f'{pod.name}/{c["name"]}": dial tcp {host}:10250: i/o timeout\n')
+                               f'{pod.name}/{c["name"]}": dial tcp {host}:10250: {why}\n')
 
 
 def _evict(cb: ClusterBuilder, pod: PodRecord, at: datetime) -> None:

@@ -239,4 +239,5 @@ def _ready(pod: PodRecord) -> bool:
 
 
 def _terminating(pod: PodRecord) -> bool:
-    return "deletionTimestamp" in pod.obj["metadata"]
+    """Being deleted, or finished (``Failed``/``Succeeded``): no longer an active replica."""
+    return "deletionTimestamp" in pod.obj["metadata"] or pod.obj["status"].get("phase") in ("Failed", "Succeeded")

@@ -11,7 +11,13 @@ fleetsre side files that a real dump lacks::
     dump/<ns>/<pod>/logs.previous.txt   the previous container instance's logs, same block format
     dump/<ns>/configmaps.json           ConfigMapList
     dump/<ns>/secrets.json              SecretList: metadata and data keys, every value ""
+    dump/<ns>/statefulsets.json         StatefulSetList (only where a scenario built one with its status)
+    dump/<ns>/jobs.json                 JobList (likewise)
     dump/fleetsre-dump.json             {"cluster": ..., "captured_at": RFC3339}
+
+and beside the dump (not in it: nothing in the dump may name the fault)::
+
+    fleetsre-faults.json                which fix heals each fault (the simulator's health model, healing.py)
 """
 
 from __future__ import annotations
@@ -25,7 +31,8 @@ from ._gojson import pretty
 from ._time import rfc3339
 from .alerts import encode
 from .cluster import ClusterBuilder, PodRecord
-from .dispatch import notifications
+from .dispatch import Notification, notifications
+from .healing import write_faults
 from .k8s import k8s_list
 from .nodes import render_node
 
@@ -46,6 +53,7 @@ class ClusterResult:
     captured_at: str
     incidents: list[dict[str, Any]]
     notifications: int
+    sent: tuple[Notification, ...] = ()  # the webhooks, in send order
 
     @property
     def dump(self) -> Path:
@@ -60,18 +68,21 @@ class ClusterResult:
         return self.root / "expected.json"
 
 
-def write_cluster(cb: ClusterBuilder, root: Path) -> ClusterResult:
+def write_cluster(cb: ClusterBuilder, root: Path, *, drop_silent: bool = False) -> ClusterResult:
+    """Render ``cb``; ``drop_silent``: leave out incidents none of whose alerts was ever sent
+    (instead of failing, which is what a single scenario wants)."""
     cb.finalize()
     root.mkdir(parents=True, exist_ok=True)
     _write_dump(cb, root / "dump")
+    write_faults(cb, root)
     sent = notifications(cb.alerts, now=cb.now, external_url=cb.external_url, prometheus_url=cb.prometheus_url,
                          receiver=cb.receiver)
     (root / "alerts.jsonl").write_text("".join(encode(n.body) for n in sent))
     order = _first_sent(sent)
-    incidents = [_incident(inc, order) for inc in cb.incidents]
+    incidents = [x for x in (_incident(inc, order, drop_silent) for inc in cb.incidents) if x is not None]
     expected = {"cluster": cb.name, "captured_at": rfc3339(cb.now), "incidents": incidents}
     (root / "expected.json").write_text(json.dumps(expected, indent=2) + "\n")
-    return ClusterResult(cb.name, root, cb.external_url, rfc3339(cb.now), incidents, len(sent))
+    return ClusterResult(cb.name, root, cb.external_url, rfc3339(cb.now), incidents, len(sent), tuple(sent))
 
 
 def _first_sent(sent: list[Any]) -> dict[str, int]:
@@ -82,8 +93,10 @@ def _first_sent(sent: list[Any]) -> dict[str, int]:
     return order
 
 
-def _incident(inc: Any, order: dict[str, int]) -> dict[str, Any]:
+def _incident(inc: Any, order: dict[str, int], drop_silent: bool = False) -> dict[str, Any] | None:
     fps = sorted({a.fingerprint for a in inc.alerts if a.fingerprint in order}, key=order.__getitem__)
+    if not fps and drop_silent:
+        return None
     if not fps:
         raise ValueError(f"incident {inc.subject} fired no alert before the capture time; start it earlier")
     return {"alerts": fps, "category": inc.category, "trigger": inc.trigger, "subject": inc.subject,
@@ -115,9 +128,11 @@ def _write_namespace(cb: ClusterBuilder, path: Path, ns: str, rv: str) -> None:
         else:
             items = sorted(objects.get(kind, []), key=lambda o: o["metadata"]["name"])
         (path / f"{kind}.json").write_text(pretty(k8s_list(list_kind, rv, items)))
-    for kind, list_kind in (("configmaps", "ConfigMapList"), ("secrets", "SecretList")):
+    for kind, list_kind in (("configmaps", "ConfigMapList"), ("secrets", "SecretList"),
+                            ("statefulsets", "StatefulSetList"), ("jobs", "JobList")):
         items = sorted(objects.get(kind, []), key=lambda o: o["metadata"]["name"])
-        (path / f"{kind}.json").write_text(pretty(k8s_list(list_kind, rv, items)))
+        if items or kind in ("configmaps", "secrets"):
+            (path / f"{kind}.json").write_text(pretty(k8s_list(list_kind, rv, items)))
     for pod in pods:
         _write_logs(path / pod.name, pod)
 

@@ -7,7 +7,9 @@ with a non-zero exit):
   final ``XError: ...`` line, a JVM ``Exception in thread``/``Caused by:``, Rust ``panicked at``,
   .NET ``Unhandled exception``, Node unhandled errors, segfaults: 0.8;
 - the exit code alone (1, 2, 134 SIGABRT, 139 SIGSEGV, 255): 0.55; other codes 0.45;
-  exit 0 in a crash loop (the process just ends): 0.5.
+  exit 0 in a crash loop (the process just ends): 0.5. A Job's pod that exits non-zero without a
+  crash in its logs gets 0.45: a batch program's exit status is its verdict on the work, not a
+  crash, and ``job_failed`` tells why the Job gave up.
 Not crashes: ``OOMKilled`` (oom_killed), exit 137/143 ``Error`` (a kill from outside, 0.3 at most),
 ``Unknown``/255 (the container was lost across a node or containerd restart — the RKE2 reboot
 signature, ignored), ``StartError``/``ContainerCannotRun`` (config_error).
@@ -43,6 +45,8 @@ def detect(ctx: DetectContext) -> list[Finding]:
             continue
         lines = _crash_lines(v, pod, c)
         conf = _base(code, reason, bool(lines), looping) * v.history_factor(pod, when)
+        if not lines and "Job" in (pod.get("owner_kind"), pod.get("workload_kind")):
+            conf = min(conf, 0.45)
         hits.add(
             v.subject_for_pod(pod),
             conf,

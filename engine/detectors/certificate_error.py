@@ -39,6 +39,7 @@ def detect(ctx: DetectContext) -> list[Finding]:
         crash = crash_info(c)
         base = 0.8 if (crash or is_crashing(c)) else (0.7 if container_problem(c) else 0.65)
         line = found[0][0].get("line") or ""
+        until = next((m for r, _ in found for m in [P.CERT_NOT_AFTER.search(r.get("line") or "")] if m), None)
         hits.add(
             v.subject_for_pod(pod),
             base * v.history_factor(pod, crash[2] if crash else None),
@@ -47,6 +48,7 @@ def detect(ctx: DetectContext) -> list[Finding]:
             pods=[pod.get("name")],
             container=c.get("container"),
             expired=bool(P.CERT_EXPIRED.search(line)),
+            not_after=((until.group("t") or until.group("jvm")).strip() if until else None),
             line=line[:200],
         )
     return list(hits.findings(_summary))

@@ -5,7 +5,12 @@ Signals (dumps hold no Secrets or ConfigMaps, so absence is only ever known from
   ``secret "x" not found`` / ``secrets "x" not found`` / ``configmap(s) "x" not found`` /
   ``couldn't find key K in ConfigMap|Secret ns/name``: 0.95;
 - kubelet ``Failed`` events ``Error: <same message>``: 0.9;
-- kubelet ``FailedMount`` ``MountVolume.SetUp failed for volume "v" : secret|configmap "x" not found``: 0.9.
+- kubelet ``FailedMount`` ``MountVolume.SetUp failed for volume "v" : secret|configmap "x" not found``: 0.9;
+- a crashed container whose logs say a setting is missing (``patterns.CONFIG``: ``required key X
+  missing value``, ``Could not resolve placeholder 'X'``, ``KeyError: 'X'``, ...) while its env takes
+  X from a ConfigMap or Secret *key* (``configMapKeyRef``/``secretKeyRef``): the kubelet started the
+  container, so the reference is ``optional`` and the key is absent: 0.85 (the crash, and the
+  config error it looks like, are symptoms).
 A CreateContainerConfigError with any other message is left to ``config_error``. The pod's
 ``env_refs`` naming the missing object are added as evidence when present.
 """
@@ -16,7 +21,20 @@ from typing import Any
 
 from engine.detectors import patterns as P
 from engine.detectors.base import DetectContext, Finding
-from engine.detectors.common import Hits, View, event_item, ref, status_item, view
+from engine.detectors.common import (
+    Hits,
+    View,
+    container_source,
+    crash_info,
+    event_item,
+    group,
+    is_crashing,
+    log_item,
+    ref,
+    scan_logs,
+    status_item,
+    view,
+)
 from engine.report import EvidenceItem, Subject
 
 NAME = "missing_secret_or_configmap"
@@ -56,7 +74,37 @@ def detect(ctx: DetectContext) -> list[Finding]:
             volume=mount.group("volume") if mount else None,
             **facts,
         )
+    _optional_keys(v, hits)
     return list(hits.findings(_summary))
+
+
+def _optional_keys(v: View, hits: Hits) -> None:
+    """Crashes over a setting whose env var comes from a ConfigMap/Secret key the kubelet did not insist on."""
+    for pod, c in v.focus_containers():
+        crash = crash_info(c)
+        if crash is None and not is_crashing(c):
+            continue
+        keyed = {_norm(r.split(":")[2]): r.split(":") for r in c.get("env_refs") or [] if r.count(":") == 2}
+        if not keyed:
+            continue
+        for row, m in scan_logs(v.log_rows(pod, c["container"]), P.CONFIG):
+            var = group(m, "var") or group(m, "field")
+            ref_ = keyed.get(_norm(var or ""))
+            if ref_ is None:
+                continue
+            kind = "Secret" if ref_[0] == "secret" else "ConfigMap"
+            facts = {"kind": kind, "name": ref_[1], "key": ref_[2], "namespace": pod.get("namespace")}
+            item = EvidenceItem(kind="status", cluster=c.get("cluster") or "", source=container_source(c),
+                                text=f"env {var} comes from {kind} {ref_[1]} key {ref_[2]}; the container started "
+                                "without it (optional reference)")
+            hits.add(v.subject_for_pod(pod), 0.85 * v.history_factor(pod, crash[2] if crash else None),
+                     [log_item(row), item, status_item(c)], "optional-key", pods=[pod.get("name")],
+                     container=c.get("container"), **facts)
+            break
+
+
+def _norm(name: str) -> str:
+    return name.strip("'\"` -").replace("-", "_").replace(".", "_").lower()
 
 
 def parse(text: str, namespace: str | None) -> dict[str, Any] | None:

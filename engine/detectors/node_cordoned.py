@@ -2,7 +2,9 @@
 
 Signals:
 - scheduler ``FailedScheduling`` with ``node(s) were unschedulable`` (legacy ``NodeUnschedulable``):
-  0.85 when every node is unschedulable, 0.55 when mixed with other reasons;
+  0.85 when every node the pod could use is unschedulable (the others are excluded by its own
+  selector, affinity or an untolerated taint, such as a dedicated pool's only node being cordoned),
+  0.55 when other reasons (lack of resources) are mixed in;
 - a node of the focus pods, or the incident's node, with ``spec.unschedulable`` (``unschedulable``
   column) or the ``node.kubernetes.io/unschedulable`` taint: 0.6 when focus pods are failing or
   pending, 0.3 when everything runs (a cordon alone harms nothing).
@@ -37,7 +39,8 @@ def detect(ctx: DetectContext) -> list[Finding]:
         unsched = sum(n for n, r in reasons if P.UNSCHEDULABLE_NODES.search(r))
         if not unsched:
             continue
-        base = 0.85 if total is not None and unsched >= total else 0.55
+        never = sum(n for n, r in reasons if P.AFFINITY_MISMATCH.search(r) or P.UNTOLERATED_TAINT.search(r))
+        base = 0.85 if total is not None and unsched + never >= total else 0.55
         hits.add(
             v.subject_for_event(e),
             base * v.event_factor(e),

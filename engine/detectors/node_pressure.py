@@ -2,7 +2,10 @@
 
 Signals (subject: the Node):
 - ``node_conditions`` ``MemoryPressure``/``DiskPressure``/``PIDPressure`` = ``True`` on a node of the
-  focus pods (or the incident's node): 0.8, corroborated by the ``node.kubernetes.io/*-pressure`` taints;
+  focus pods (or the incident's node): 0.8 when the incident is about that node or focus pods on it
+  were evicted; otherwise the pressure is only where the failing pods happen to run (a crash with
+  its own signature on a node low on disk is not explained by it): 0.55, and the finding claims no
+  pods, so it absorbs none of their own findings;
 - kubelet eviction: ``Evicted`` events and pods ``phase=Failed reason=Evicted`` with ``The node was
   low on resource: memory|ephemeral-storage|pids.``: 0.85 (times the event's weight now).
 A pod evicted for exceeding its own ephemeral-storage limit is left to ``disk_full``.
@@ -25,9 +28,12 @@ def detect(ctx: DetectContext) -> list[Finding]:
     v = view(ctx)
     hits = Hits(NAME)
     involved = v.involved_nodes()
+    targets = {t.name for _, t in v.targets if t.kind == "Node"}
+    evicted_on = {p.get("node") for p in v.focus_pods if p.get("reason") == "Evicted"}
     for c in v.node_conditions:
         key = (c.get("cluster") or "", "", c.get("node") or "")
         if c.get("type") in _PRESSURES and c.get("status") == "True" and key in involved:
+            explains = key[2] in targets or key[2] in evicted_on
             item = EvidenceItem(
                 kind="node",
                 cluster=key[0],
@@ -37,12 +43,12 @@ def detect(ctx: DetectContext) -> list[Finding]:
             )
             hits.add(
                 v.node_subject(key[0], key[2]),
-                0.8,
+                0.8 if explains else 0.55,
                 [item],
                 "condition",
                 pressure=[c["type"]],
                 node=key[2],
-                pods=_pods_on(v, key[0], key[2]),
+                pods=_pods_on(v, key[0], key[2]) if explains else None,
             )
     for e in v.focus_events:
         m = P.NODE_LOW_ON.search(e["msg"])
@@ -84,7 +90,8 @@ def _evicted(
     subject = v.node_subject(cluster, node) if node else (v.subject_for_pod(pod) if pod else None)
     if subject is None:
         return
-    hits.add(subject, conf, items, "eviction", pressure=[f"low {res}"], node=node, evicted=[pod_name])
+    hits.add(subject, conf, items, "eviction", pressure=[f"low {res}"], node=node, evicted=[pod_name],
+             pods=[pod_name])
 
 
 def _pods_on(v: View, cluster: str, node: str) -> list[str]:

@@ -81,6 +81,9 @@ PVC_PROBLEM = R(
 
 # kubelet prober (pkg/kubelet/prober): "%s probe failed: %s" with Liveness/Readiness/Startup.
 PROBE_FAILED = R(r"^(?P<probe>Liveness|Readiness|Startup) probe failed: ?(?P<detail>.*)", re.S)
+# a probe that got no answer in time: HTTP "context deadline exceeded (Client.Timeout exceeded while
+# awaiting headers)", TCP "dial tcp ...: i/o timeout", exec "command ... timed out".
+PROBE_TIMEOUT = R(r"context deadline exceeded|Client\.Timeout exceeded|i/o timeout|timed out", I)
 # kubelet killContainer: "Container %s failed liveness probe, will be restarted" (also startup);
 # <1.14: "Killing container with id docker://x:Container failed liveness probe.. Container will be ..."
 PROBE_KILL = R(
@@ -275,6 +278,8 @@ CERT = [
 ]
 # on a line one of CERT matched: does it say expired (Go, JVM, Node wordings) rather than untrusted?
 CERT_EXPIRED = R(r"expired|not yet valid|CERT_HAS_EXPIRED", I)
+# when it stopped being valid, where the client says: Go "current time X is after Y", JVM "NotAfter: <date>".
+CERT_NOT_AFTER = R(r"is after (?P<t>[0-9T:.Z+-]+)|NotAfter: (?P<jvm>[^;)\"]+)")
 
 # -- disk ----------------------------------------------------------------------------------------
 DISK_FULL = [

@@ -7,6 +7,10 @@ pod (anti-)affinity and topology-spread mismatches, and the <=1.9 predicate name
 node; 0.55 when some nodes were rejected for lack of resources (then ``insufficient_resources``
 is the stronger explanation). A taint that means the node is not ready
 (``node.kubernetes.io/not-ready``/``unreachable``) is a node problem, not a constraint: 0.4.
+When the remaining nodes ``were unschedulable`` (cordoned), the constraint only narrowed the pod
+to those nodes and the cordon is what changed: at most 0.5, and ``node_cordoned`` explains it.
+The control-plane taint counts as a constraint only when it is the sole reason (every cluster's
+control plane rejects ordinary pods; that is never news).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from engine.report import Subject
 
 NAME = "scheduling_constraints"
 _NODE_STATE_TAINTS = ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable")
+_CONTROL_PLANE = P.R(r"\{node-role\.kubernetes\.io/(?:control-plane|master):")
 
 
 def detect(ctx: DetectContext) -> list[Finding]:
@@ -35,6 +40,8 @@ def detect(ctx: DetectContext) -> list[Finding]:
         ]
         if not constraint:
             continue
+        if len(reasons) > len(constraint) and all(_CONTROL_PLANE.search(r) for _, r in constraint):
+            continue  # only the control plane's own taint, beside the real reasons
         taints = [
             m.group("taint")
             for _, r in constraint
@@ -46,6 +53,8 @@ def detect(ctx: DetectContext) -> list[Finding]:
         base = 0.85 if (not insufficient and (total is None or covered >= total)) else 0.55
         if taints and all(t.split(":")[0].strip() in _NODE_STATE_TAINTS for t in taints):
             base = 0.4
+        if any(P.UNSCHEDULABLE_NODES.search(r) for _, r in reasons):
+            base = min(base, 0.5)
         hits.add(
             v.subject_for_event(e),
             base * v.event_factor(e),

@@ -163,3 +163,18 @@ def test_object_alert_before_its_pod_joined_the_node_incident_is_folded_in():
                     "2026-11-22T10:05:00Z")])
     assert [i.id for i in c.open_incidents()] == [node.id]
     assert sorted(node.fingerprints) == ["1" * 16, "2" * 16, "3" * 16]
+
+
+def test_a_pod_alert_does_not_reopen_a_recovered_node_incident():
+    def topo(cluster, ns, pod):
+        return PodPlacement(node="n1", workload_kind="Deployment", workload_name="api")
+
+    c = Correlator(topology=topo)
+    node = c.ingest([alert("KubeNodeNotReady", {"node": "n1", "namespace": "monitoring"}, "1" * 16,
+                           "2026-11-22T10:00:00Z")])[0]
+    c.ingest([alert("KubeNodeNotReady", {"node": "n1", "namespace": "monitoring"}, "1" * 16,
+                    "2026-11-22T10:00:00Z", status="resolved", ends="2026-11-22T10:20:00Z")])
+    assert node.status == "resolved"
+    later = c.ingest([alert("KubePodCrashLooping", {"namespace": "shop", "pod": "api-6d4cf56db6-bbbbb"}, "2" * 16,
+                            "2026-11-22T11:00:00Z")])
+    assert later[0].id != node.id and node.status == "resolved"

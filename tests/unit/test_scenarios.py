@@ -30,7 +30,11 @@ TOP_KEYS = ["receiver", "status", "alerts", "groupLabels", "commonLabels", "comm
             "version", "groupKey", "truncatedAlerts"]
 ALERT_KEYS = ["status", "labels", "annotations", "startsAt", "endsAt", "generatorURL", "fingerprint"]
 OBJECT_LEVEL = {"KubeDeploymentReplicasMismatch", "KubeDeploymentRolloutStuck", "KubeStatefulSetReplicasMismatch",
-                "KubeDaemonSetRolloutStuck", "KubeNodeNotReady", "KubeNodeUnreachable"}
+                "KubeDaemonSetRolloutStuck", "KubeNodeNotReady", "KubeNodeUnreachable", "KubeJobFailed",
+                "KubeNodePressure"}
+#: Rules whose description does not end with "on cluster {{ $labels.cluster }}."
+NO_CLUSTER_SUFFIX = {"TargetDown", "KubePersistentVolumeFillingUp", "KubeNodePressure", "NodeMemoryHighUtilization",
+                     "NodeFilesystemAlmostOutOfSpace"}
 
 
 # -- helpers -------------------------------------------------------------------------------------
@@ -99,9 +103,13 @@ def test_generated_payloads_are_byte_exact_alertmanager_bodies(written: dict[str
             assert list(msg) == TOP_KEYS and msg["version"] == "4"
             assert encode(msg) == line  # compact Go JSON, \u0026, one message per line
             assert "\\u0026g0.tab=1" in line and "&" not in line
-            rebuilt = payload(msg["alerts"][::-1], group_labels=msg["groupLabels"], external_url=msg["externalURL"])
+            route = '{}/{severity="critical"}' if msg["receiver"] == "Critical" else "{}"
+            rebuilt = payload(msg["alerts"][::-1], group_labels=msg["groupLabels"], external_url=msg["externalURL"],
+                              receiver=msg["receiver"], route_key=route)
             assert encode(rebuilt) == line
-            assert msg["groupKey"] == f'{{}}:{{namespace="{msg["groupLabels"]["namespace"]}"}}'
+            assert msg["groupKey"] == f'{route}:{{namespace="{msg["groupLabels"]["namespace"]}"}}'
+            assert msg["receiver"] in ("Default", "Critical")
+            assert (msg["receiver"] == "Critical") == (msg["commonLabels"].get("severity") == "critical")
             for a in msg["alerts"]:
                 assert list(a) == ALERT_KEYS
                 assert a["fingerprint"] == fingerprint(a["labels"])
@@ -116,7 +124,7 @@ def test_alert_labels_carry_kube_prometheus_stack_traps(written: dict[str, Path]
         for a in _alerts(root).values():
             labels, desc = a["labels"], a["annotations"]["description"]
             assert labels["prometheus"] == "monitoring/kube-prometheus-stack-prometheus"
-            assert "cluster" not in labels and (desc.endswith("on cluster .") or labels["alertname"] == "TargetDown")
+            assert "cluster" not in labels and (desc.endswith("on cluster .") or labels["alertname"] in NO_CLUSTER_SUFFIX)
             assert a["annotations"]["runbook_url"].endswith("/" + labels["alertname"].lower())
             if labels["alertname"] in OBJECT_LEVEL:  # the scraper names itself, not the workload
                 assert labels["container"] == "kube-state-metrics", name
@@ -239,7 +247,18 @@ KUBELET_FORMATS = {
     "Killing": [r"Stopping container \S+", r"Container \S+ failed liveness probe, will be restarted"],
     "Unhealthy": [r'(Liveness|Readiness) probe failed: (HTTP probe failed with statuscode: \d{3}|Get "http://'
                   r'[\d.]+:\d+/\S*": context deadline exceeded \(Client\.Timeout exceeded while awaiting headers\))'],
-    "FailedMount": [r'MountVolume\.SetUp failed for volume "\S+" : configmap "\S+" not found'],
+    "FailedMount": [r'MountVolume\.SetUp failed for volume "\S+" : configmap "\S+" not found',
+                    r"Unable to attach or mount volumes: unmounted volumes=\[\S+\], unattached volumes=\[[^\]]+\]: "
+                    r"timed out waiting for the condition"],
+    "FailedAttachVolume": [r'Multi-Attach error for volume "pvc-[0-9a-f-]{36}" Volume is already exclusively '
+                           r"attached to one node and can't be attached to another"],
+    "ProvisioningFailed": [r'storageclass\.storage\.k8s\.io "\S+" not found'],
+    "Evicted": [r"The node was low on resource: (memory|ephemeral-storage)\. Threshold quantity: \w+, "
+                r"available: \d+Ki\. "],
+    "EvictionThresholdMet": [r"Attempting to reclaim (memory|ephemeral-storage)"],
+    "NodeNotSchedulable": [r"Node \S+ status is now: NodeNotSchedulable"],
+    "BackoffLimitExceeded": [r"Job has reached the specified backoff limit"],
+    "SawCompletedJob": [r"Saw completed job: \S+-\d{8}, condition: Failed"],
     "FailedScheduling": [r"0/\d nodes are available: .+\. preemption: 0/\d nodes are available: .+\."],
     "Scheduled": [r"Successfully assigned \S+/\S+ to \S+"],
     "NodeNotReady": [r"Node is not ready", r"Node \S+ status is now: NodeNotReady"],
@@ -339,6 +358,164 @@ def test_node_incident_gathers_alerts_from_several_namespaces(fleet: FleetManife
     ready = next(c for c in down["status"]["conditions"] if c["type"] == "Ready")
     assert (ready["status"], ready["reason"]) == ("Unknown", "NodeStatusUnknown")
     assert {t["effect"] for t in down["spec"]["taints"]} == {"NoSchedule", "NoExecute"}
+
+
+# -- the newer scenarios, detail by detail -------------------------------------------------------------------
+def _nodes(root: Path) -> dict[str, dict[str, Any]]:
+    return {n["metadata"]["name"]: n for n in json.loads((root / "dump/nodes.json").read_text())["items"]}
+
+
+def _side(root: Path, stem: str) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for f in sorted((root / "dump").glob(f"*/{stem}.json")):
+        out += json.loads(f.read_text())["items"] or []
+    return out
+
+
+def _logs(root: Path) -> str:
+    return "".join(f.read_text() for f in (root / "dump").rglob("logs*.txt"))
+
+
+def test_all_categories_and_triggers_are_covered() -> None:
+    categories = {s.category for s in SCENARIOS.values()}
+    assert len(SCENARIOS) >= 24
+    assert categories == {"oom_killed", "app_crash", "config_error", "missing_secret_or_configmap",
+                          "dependency_unavailable", "image_pull_error", "insufficient_resources",
+                          "scheduling_constraints", "volume_error", "probe_failure", "node_not_ready",
+                          "node_pressure", "node_cordoned", "job_failed", "cpu_throttling", "disk_full",
+                          "certificate_error"}
+    assert {"rollout", "config_change", "node", "external", "unknown"} <= {s.trigger for s in SCENARIOS.values()}
+
+
+def test_cordoned_node_and_the_pods_it_strands(written: dict[str, Path]) -> None:
+    root = written["node_cordoned"]
+    (node,) = [n for n in _nodes(root).values() if n["spec"].get("unschedulable")]
+    taint = next(t for t in node["spec"]["taints"] if t["key"] == "node.kubernetes.io/unschedulable")
+    assert taint["effect"] == "NoSchedule" and _ts(taint["timeAdded"]) < NOW
+    events = _events(root)
+    assert any(e["reason"] == "NodeNotSchedulable" and e["involvedObject"]["name"] == node["metadata"]["name"]
+               and e["source"] == {"component": "kubelet", "host": node["metadata"]["name"]} for e in events)
+    stuck = [e for e in events if e["reason"] == "FailedScheduling"]
+    assert stuck and all("1 node(s) were unschedulable" in e["message"] for e in stuck)
+    pending = [p for p in _pods(root) if p["status"]["phase"] == "Pending"]
+    assert pending and all(p["spec"]["nodeSelector"] == {"workload-class": "highmem"} for p in pending)
+
+
+def test_pressure_evicts_pods_the_way_the_kubelet_does(written: dict[str, Path]) -> None:
+    root = written["node_pressure"]
+    (node,) = [n for n in _nodes(root).values() if any(
+        c["type"] in ("MemoryPressure", "DiskPressure") and c["status"] == "True" for c in n["status"]["conditions"])]
+    assert any(t["key"].endswith("-pressure") and t["effect"] == "NoSchedule" for t in node["spec"]["taints"])
+    evicted = [p for p in _pods(root) if p["status"].get("reason") == "Evicted"]
+    assert len(evicted) >= 2
+    for pod in evicted:
+        st = pod["status"]
+        assert st["phase"] == "Failed" and pod["spec"]["nodeName"] == node["metadata"]["name"]
+        assert re.fullmatch(KUBELET_FORMATS["Evicted"][0], st["message"])
+        assert st["conditions"][0]["type"] == "DisruptionTarget" and st["conditions"][0]["reason"] == \
+            "TerminationByKubelet"
+        assert st["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 137
+        owner = pod["metadata"]["ownerReferences"][0]["name"]
+        assert any(p["metadata"]["ownerReferences"][0]["name"] == owner and p["status"]["phase"] == "Running"
+                   and p["spec"]["nodeName"] != node["metadata"]["name"] for p in _pods(root))  # replaced elsewhere
+
+
+def test_failed_job_is_a_cronjob_child(written: dict[str, Path]) -> None:
+    root = written["job_failed"]
+    (alert,) = [a for a in _alerts(root).values() if a["labels"]["alertname"] == "KubeJobFailed"]
+    labels = alert["labels"]
+    assert labels["job"] == "kube-state-metrics" and labels["condition"] == "true"
+    job = next(j for j in _side(root, "jobs") if j["metadata"]["name"] == labels["job_name"])
+    scheduled = _ts(job["metadata"]["annotations"]["batch.kubernetes.io/cronjob-scheduled-timestamp"])
+    assert labels["job_name"].endswith(f"-{int(scheduled.timestamp()) // 60}")
+    assert job["metadata"]["ownerReferences"][0]["kind"] == "CronJob"
+    failed = next(c for c in job["status"]["conditions"] if c["type"] == "Failed")
+    assert (failed["reason"], failed["message"]) == ("BackoffLimitExceeded", "Job has reached the specified backoff "
+                                                                              "limit")
+    pods = [p for p in _pods(root) if p["metadata"]["ownerReferences"][0]["name"] == labels["job_name"]]
+    assert len(pods) == job["spec"]["backoffLimit"] + 1 == job["status"]["failed"]
+    for p in pods:
+        assert p["status"]["phase"] == "Failed" and p["spec"]["restartPolicy"] == "Never"
+        assert p["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 1
+
+
+def test_full_volume_alert_comes_from_the_kubelet_and_goes_to_critical(written: dict[str, Path]) -> None:
+    root = written["disk_full"]
+    msgs = [m for m in _payloads(root) if m["receiver"] == "Critical"]
+    assert msgs and msgs[0]["groupKey"].startswith('{}/{severity="critical"}:')
+    a = msgs[0]["alerts"][0]
+    labels = a["labels"]
+    assert labels["alertname"] == "KubePersistentVolumeFillingUp" and labels["job"] == "kubelet"
+    assert labels["metrics_path"] == "/metrics" and labels["instance"].endswith(":10250")
+    assert re.search(r"in Namespace \S+  is only [\d.]+% free\.$", a["annotations"]["description"])
+    pod = next(p for p in _pods(root) if any(v.get("persistentVolumeClaim", {}).get("claimName") ==
+                                             labels["persistentvolumeclaim"] for v in p["spec"]["volumes"]))
+    assert pod["spec"]["nodeName"] == labels["node"]
+    assert "No space left on device" in _logs(root)
+    sts = _side(root, "statefulsets")
+    assert sts and sts[0]["status"].get("readyReplicas", 0) < sts[0]["spec"]["replicas"]
+
+
+def test_throttled_service_runs_and_its_info_alerts_travel_with_a_warning(written: dict[str, Path]) -> None:
+    root = written["cpu_throttling"]
+    throttled = [a for a in _alerts(root).values() if a["labels"]["alertname"] == "CPUThrottlingHigh"]
+    assert throttled
+    for a in throttled:
+        assert set(a["labels"]) == {"alertname", "container", "instance", "namespace", "pod", "prometheus",
+                                    "service", "severity"} and a["labels"]["severity"] == "info"
+    for msg in _payloads(root):  # the InfoInhibitor mutes info alerts unless a warning fires in the namespace
+        if any(a["labels"]["severity"] == "info" for a in msg["alerts"]):
+            assert any(a["labels"]["severity"] == "warning" for a in msg["alerts"])
+    pods = [p for p in _pods(root) if p["metadata"]["name"] in {a["labels"]["pod"] for a in throttled}]
+    for p in pods:
+        assert p["spec"]["containers"][0]["resources"]["limits"]["cpu"] in ("200m", "500m")
+        assert p["status"]["containerStatuses"][0]["restartCount"] == 0
+
+
+def test_crashes_read_like_their_runtimes(written: dict[str, Path]) -> None:
+    assert re.search(r"panic: runtime error: invalid memory address or nil pointer dereference|NullPointerException|"
+                     r"TypeError: Cannot read properties|AttributeError: 'NoneType'", _logs(written["app_crash_panic"]))
+    assert "Traceback (most recent call last):" in _logs(written["app_crash_traceback"])
+    assert re.search(r"x509: certificate has expired or is not yet valid: current time \S+ is after|certificate "
+                     r"has expired|CertificateExpiredException", _logs(written["certificate_expired"]))
+    assert "PKIX path building failed" in _logs(written["certificate_untrusted"])
+    assert re.search(r"getaddrinfo ENOTFOUND|UnknownHostException|no such host|Name or service not known",
+                     _logs(written["dependency_dns"]))
+
+
+def test_red_herring_crash_reads_an_optional_key_that_is_gone(written: dict[str, Path]) -> None:
+    root = written["crash_missing_configmap_key"]
+    (inc,) = json.loads((root / "expected.json").read_text())["incidents"]
+    ref = inc["configmap"]
+    cm = next(c for c in _side(root, "configmaps") if c["metadata"]["name"] == ref["name"])
+    assert ref["key"] not in cm["data"]
+    pod = next(p for p in _pods(root) if p["metadata"]["name"].startswith(inc["replicaset"]))
+    env = {e["name"]: e for e in pod["spec"]["containers"][0]["env"]}
+    assert env[ref["key"]]["valueFrom"]["configMapKeyRef"] == {"name": ref["name"], "key": ref["key"],
+                                                              "optional": True}
+    assert ref["key"] in (root / "dump" / pod["metadata"]["namespace"] / pod["metadata"]["name"] /
+                          "logs.previous.txt").read_text()
+
+
+def test_volume_still_attached_to_the_old_node(written: dict[str, Path]) -> None:
+    root = written["volume_multi_attach"]
+    attach = [e for e in _events(root) if e["reason"] == "FailedAttachVolume"]
+    assert attach and attach[0]["source"] == {"component": "attachdetach-controller"}
+    volume = re.search(r'"(pvc-[^"]+)"', attach[0]["message"]).group(1)
+    holders = [n for n in _nodes(root).values() if any(volume[4:] in v or volume.replace("-", "")[4:20] in v
+                                                       for v in n["status"].get("volumesInUse", []))]
+    pod = next(p for p in _pods(root) if p["metadata"]["name"] == attach[0]["involvedObject"]["name"])
+    assert holders and holders[0]["metadata"]["name"] != pod["spec"]["nodeName"]
+    assert pod["status"]["containerStatuses"][0]["state"]["waiting"]["reason"] == "ContainerCreating"
+
+
+def test_stopped_kubelet_leaves_node_exporter_up(written: dict[str, Path]) -> None:
+    root = written["kubelet_stopped"]
+    down = {a["labels"]["job"] for a in _alerts(root).values() if a["labels"]["alertname"] == "TargetDown"}
+    assert down == {"kubelet"}
+    assert "dial tcp" in _logs(root) and "connect: connection refused" in _logs(root)
+    sts = _side(root, "statefulsets")
+    assert sts and sts[0]["status"]["readyReplicas"] < sts[0]["spec"]["replicas"]
 
 
 # -- loaders and CLI ------------------------------------------------------------------------------------
