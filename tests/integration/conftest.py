@@ -8,7 +8,10 @@ port. Ray starts once per session (stack-facts §2): the end-to-end tests reuse 
 module-level singleton that the last user tears down.
 
 Clusters: ``sim-*`` belong to the integration tests, ``e2e-*`` to the Alertmanager tests, so each
-suite posts alerts nobody else has posted, in whatever order the suites run.
+suite posts alerts nobody else has posted, in whatever order the suites run. A test module may add
+clusters of its own with a module-level ``SESSION_CLUSTERS`` dict (cluster -> ``ClusterSpec``):
+they join the session fleet when that module is collected, and only then (the app's fleet is fixed
+once it starts, so ``fleet_app`` gathers them from every collected module before starting it).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ class ClusterSpec:
     seed: int
     faults: dict[str, Any] = field(default_factory=dict)
     token: str | None = None
+    request_timeout_s: float = 5.0  # the cluster's per-call timeout in fleet.yaml
 
 
 #: cluster -> the scenario it runs. ``sim-down`` refuses every connection (partial evidence) and,
@@ -124,26 +128,26 @@ def _expected(path: Path, cluster: str) -> list[dict[str, Any]]:
     return [{**inc, "cluster": inc.get("cluster", cluster)} for inc in items]
 
 
-def _write_scenarios(root: Path, now: datetime) -> dict[str, Scenario]:
+def _write_scenarios(root: Path, now: datetime, clusters: dict[str, ClusterSpec]) -> dict[str, Scenario]:
     from clusters.scenarios import write_scenario
     from engine.alert_files import read_payloads
 
     out = {}
-    for cluster, spec in CLUSTERS.items():
+    for cluster, spec in clusters.items():
         d = root / "scenarios" / cluster
         write_scenario(spec.scenario, d, cluster=cluster, now=now, seed=spec.seed)
         out[cluster] = Scenario(cluster, d, read_payloads(d / "alerts.jsonl"), _expected(d / "expected.json", cluster))
     return out
 
 
-def _write_fleet(sim: Any, root: Path) -> Path:
+def _write_fleet(sim: Any, root: Path, clusters: dict[str, ClusterSpec]) -> Path:
     """The simulator's fleet.yaml, plus tokens and a collector cap (what an operator would add)."""
     fleet_file = sim.write_fleet(root / "fleet.yaml", sim.write_kubeconfig(root / "kubeconfig"))
     doc = yaml.safe_load(fleet_file.read_text())
     for entry in doc["clusters"]:
-        entry["request_timeout_s"] = 5.0
-        if CLUSTERS[entry["name"]].token:
-            entry["token"] = CLUSTERS[entry["name"]].token
+        entry["request_timeout_s"] = clusters[entry["name"]].request_timeout_s
+        if clusters[entry["name"]].token:
+            entry["token"] = clusters[entry["name"]].token
     doc["collectors"] = {"max_actors": MAX_COLLECTORS}
     fleet_file.write_text(yaml.safe_dump(doc, sort_keys=False))
     return fleet_file
@@ -162,7 +166,20 @@ def _wait_http(url: str, timeout_s: float) -> None:
         time.sleep(0.25)
 
 
-def _start(root: Path) -> FleetApp:
+def session_clusters(session: pytest.Session) -> dict[str, ClusterSpec]:
+    """``CLUSTERS`` plus the ``SESSION_CLUSTERS`` of every collected test module."""
+    clusters = dict(CLUSTERS)
+    modules = {id(m): m for m in (getattr(item, "module", None) for item in session.items) if m is not None}
+    for module in modules.values():
+        extra = getattr(module, "SESSION_CLUSTERS", {})
+        clash = set(extra) & set(clusters)
+        if clash:
+            raise ValueError(f"{module.__name__}: SESSION_CLUSTERS reuses cluster name(s) {sorted(clash)}")
+        clusters.update(extra)
+    return clusters
+
+
+def _start(root: Path, clusters: dict[str, ClusterSpec]) -> FleetApp:
     from clusters.fleet import load_fleet
     from clusters.simulator import Simulator
     from engine.config import CollectConfig, EngineConfig
@@ -170,14 +187,14 @@ def _start(root: Path) -> FleetApp:
 
     # The scenarios' clock: a little before now, so Alertmanager takes their startsAt as past.
     now = (datetime.now(UTC) - timedelta(minutes=2)).replace(microsecond=0)
-    scenarios = _write_scenarios(root, now)
+    scenarios = _write_scenarios(root, now, clusters)
     sim = Simulator({c: s.path / "dump" for c, s in scenarios.items()},
-                    faults={c: spec.faults for c, spec in CLUSTERS.items() if spec.faults})
+                    faults={c: spec.faults for c, spec in clusters.items() if spec.faults})
     sim.start()
-    app = FleetApp("", root, root / "data", scenarios, {c: s.token for c, s in CLUSTERS.items() if s.token},
+    app = FleetApp("", root, root / "data", scenarios, {c: s.token for c, s in clusters.items() if s.token},
                    teardown=[sim.stop])
     try:
-        fleet = load_fleet(_write_fleet(sim, root))
+        fleet = load_fleet(_write_fleet(sim, root, clusters))
         cfg = EngineConfig(data_dir=app.data_dir, collect=CollectConfig(request_timeout_s=5.0, collect_timeout_s=30.0))
         app.teardown.insert(0, wiring.shutdown)
         app.url = wiring.run(fleet, cfg, port=_free_port())
@@ -201,11 +218,11 @@ _USERS = 0
 
 
 @pytest.fixture(scope="session")
-def fleet_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FleetApp]:
+def fleet_app(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[FleetApp]:
     """The session's one Ray + fleetsre app + simulated fleet (shared with tests/e2e)."""
     global _APP, _USERS
     if _APP is None:
-        _APP = _start(tmp_path_factory.mktemp("fleetsre"))
+        _APP = _start(tmp_path_factory.mktemp("fleetsre"), session_clusters(request.session))
     _USERS += 1
     try:
         yield _APP
