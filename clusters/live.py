@@ -8,6 +8,11 @@ out of typed lists, so every object from any source carries both.
 Errors become :class:`engine.sources.SourceError`: ``ApiException`` keeps its HTTP status and the
 ``Status`` body's reason and message; transport failures and timeouts have status None. Each
 request has its own timeout and no client-side retries (the collector decides about retrying).
+
+:class:`LiveWriter` (``LiveSource.writer()``) is the :class:`engine.writer.ClusterWriter` runbook
+remediation uses in ``auto`` mode, on the same ApiClient: the patches ``kubectl`` sends (strategic
+merge for set image / set resources / cordon, JSON patch for rollout undo, merge patch on the
+``scale`` subresource), pod deletes, and ``policy/v1`` Evictions.
 """
 
 from __future__ import annotations
@@ -24,8 +29,9 @@ from kubernetes.client.exceptions import ApiException
 
 from clusters.kinds import Resource, resolve
 from engine.sources import SourceError
+from engine.writer import PatchType
 
-__all__ = ["LiveSource"]
+__all__ = ["LiveSource", "LiveWriter"]
 
 DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_PAGE_SIZE = 500
@@ -80,6 +86,10 @@ class LiveSource:
 
     def close(self) -> None:
         self.api_client.close()
+
+    def writer(self) -> LiveWriter:
+        """The writes remediation may make, through this source's client (never used by collection)."""
+        return LiveWriter(self)
 
     # -- ClusterSource -----------------------------------------------------------------------
 
@@ -183,6 +193,49 @@ class LiveSource:
             raise _api_error(self.name, exc) from exc
         except (urllib3.exceptions.HTTPError, OSError) as exc:  # OSError covers socket timeouts
             raise _transport_error(self.name, exc) from exc
+
+
+_PATCH_TYPES: dict[str, str] = {
+    "strategic": "application/strategic-merge-patch+json",
+    "merge": "application/merge-patch+json",
+    "json": "application/json-patch+json",
+}
+
+
+class LiveWriter:
+    """A :class:`engine.writer.ClusterWriter` over one API server (see the module docstring)."""
+
+    def __init__(self, source: LiveSource) -> None:
+        self.source = source
+        self.name = source.name
+        self._core, self._apps = source._apis[""], source._apis["apps"]
+
+    def patch_deployment(self, namespace: str, name: str, patch: Any, *,
+                         patch_type: PatchType = "strategic") -> dict[str, Any]:
+        return self.source._json(self._apps.patch_namespaced_deployment, name, namespace, patch,
+                                 _content_type=_content_type(patch_type))
+
+    def patch_node(self, name: str, patch: Any, *, patch_type: PatchType = "strategic") -> dict[str, Any]:
+        return self.source._json(self._core.patch_node, name, patch, _content_type=_content_type(patch_type))
+
+    def scale_deployment(self, namespace: str, name: str, replicas: int) -> dict[str, Any]:
+        return self.source._json(self._apps.patch_namespaced_deployment_scale, name, namespace,
+                                 {"spec": {"replicas": int(replicas)}}, _content_type=_PATCH_TYPES["merge"])
+
+    def delete_pod(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return self.source._json(self._core.delete_namespaced_pod, name, namespace)
+
+    def evict_pod(self, namespace: str, name: str) -> None:
+        eviction = client.V1Eviction(api_version="policy/v1", kind="Eviction",
+                                     metadata=client.V1ObjectMeta(name=name, namespace=namespace))
+        self.source._call(self._core.create_namespaced_pod_eviction, name, namespace, eviction)
+
+
+def _content_type(patch_type: str) -> str:
+    try:
+        return _PATCH_TYPES[patch_type]
+    except KeyError:
+        raise ValueError(f"patch_type must be one of {', '.join(_PATCH_TYPES)}, not {patch_type!r}") from None
 
 
 def _configuration() -> client.Configuration:

@@ -7,10 +7,18 @@ callers that hand them out copy them.
 
 Lists come sorted by namespace then name (the order etcd keys give a real apiserver), which also
 makes ``continue`` pagination stable.
+
+Writes (the simulator's PATCH/DELETE/eviction support, ``clusters.simulator.controller``) go
+through :meth:`ClusterState.put` and :meth:`ClusterState.remove` under :attr:`ClusterState.lock`.
+They are copy-on-write: a new object and a new list replace the old ones, so a reader that holds a
+list or an object from before keeps a consistent snapshot. Every write takes the next
+``resourceVersion`` (the object's and the state's).
 """
 
 from __future__ import annotations
 
+import bisect
+import threading
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -49,6 +57,8 @@ class ClusterState:
     ) -> None:
         self.name = name
         self.resource_version = resource_version
+        self.lock = threading.RLock()  # held by writers; readers never need it (copy-on-write)
+        self._version = int(resource_version) if str(resource_version).isdigit() else 1
         self._items: dict[str, list[dict[str, Any]]] = {}
         self._index: dict[str, dict[ObjectKey, dict[str, Any]]] = {}
         for kind, items in objects.items():
@@ -64,6 +74,43 @@ class ClusterState:
         ordered = sorted(items, key=_key)
         self._items[resource.plural] = ordered
         self._index[resource.plural] = {_key(item): item for item in ordered}
+
+    # -- writes (copy-on-write; callers hold ``lock`` across read-modify-write) ------------------
+
+    def next_version(self) -> str:
+        """A new, larger resourceVersion, which also becomes the state's (lists and continue tokens)."""
+        with self.lock:
+            self._version += 1
+            self.resource_version = str(self._version)
+            return self.resource_version
+
+    def put(self, kind: str, obj: dict[str, Any]) -> dict[str, Any]:
+        """Create or replace an object (keyed by namespace and name); returns it with its new resourceVersion."""
+        resource = _resource(kind)
+        with self.lock:
+            obj = {**obj, "metadata": {**(obj.get("metadata") or {}), "resourceVersion": self.next_version()}}
+            if resource.plural == "secrets":
+                obj = redact_secret(obj)
+            key = _key(obj)
+            items = [i for i in self._items.get(resource.plural, []) if _key(i) != key]
+            bisect.insort(items, obj, key=_key)
+            index = dict(self._index.get(resource.plural, {}))
+            index[key] = obj
+            self._items[resource.plural], self._index[resource.plural] = items, index
+            return obj
+
+    def remove(self, kind: str, namespace: str | None, name: str) -> dict[str, Any]:
+        """Delete an object; SourceError 404 when it does not exist. Returns the removed object."""
+        resource = _resource(kind)
+        with self.lock:
+            gone = self.get(resource.plural, namespace, name)
+            key = _key(gone)
+            self._items[resource.plural] = [i for i in self._items[resource.plural] if _key(i) != key]
+            index = dict(self._index[resource.plural])
+            index.pop(key, None)
+            self._index[resource.plural] = index
+            self.next_version()
+            return gone
 
     def all_objects(self) -> Iterable[dict[str, Any]]:
         for items in self._items.values():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -45,3 +46,11 @@ class EngineConfig(_Config):
     collect: CollectConfig = Field(default_factory=CollectConfig)
     investigation: InvestigationConfig = Field(default_factory=InvestigationConfig)
     max_body_bytes: int = Field(32 * 1024 * 1024, gt=0, description="largest webhook body accepted")
+    remediation_mode: Literal["recommend", "auto"] = Field(
+        "recommend",
+        description=(
+            "recommend: runbook steps that would change a cluster are written (action and kubectl command), nothing "
+            "changes; auto: they are executed, where the runbook also allows auto (its remediation.mode and allow)"
+        ),
+    )
+    runbooks_dir: Path | None = Field(None, description="runbook directory (None: the runbooks/ shipped with fleetsre)")

@@ -9,7 +9,7 @@ one queued per incident.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +19,11 @@ from engine.evidence import write_evidence
 from engine.evidence_query import IncidentEvidence
 from engine.history import HistoryStore
 from engine.incident import Incident
+from engine.remediate import remediate_incident
 from engine.report import Report
+from engine.runbooks import RunbookSet
 from engine.sources import ClusterSource
+from engine.writer import ClusterWriter
 
 __all__ = ["Coalescer", "collect_cluster", "investigate_incident", "run_incident", "unreachable_summary", "write_missing"]
 
@@ -60,8 +63,11 @@ def unreachable_summary(cluster: str, reason: str) -> dict[str, Any]:
 
 
 def run_incident(inc: Incident, sources: dict[str, ClusterSource], cfg: EngineConfig,
-                 history: HistoryStore | None = None) -> Report:
-    """Collect every cluster of the incident, then investigate, recording the audit trail."""
+                 history: HistoryStore | None = None, *, runbooks: RunbookSet | None = None,
+                 writers: Mapping[str, ClusterWriter] | None = None) -> Report:
+    """Collect every cluster of the incident, then investigate, recording the audit trail; with
+    ``runbooks``, run the matching runbook in ``cfg.remediation_mode`` (mutations only through
+    ``writers``, by cluster)."""
     for cluster in inc.clusters:
         src = sources.get(cluster)
         summary = collect_cluster(src, inc, cfg) if src else unreachable_summary(
@@ -71,6 +77,11 @@ def run_incident(inc: Incident, sources: dict[str, ClusterSource], cfg: EngineCo
         if history:
             history.add_event(inc.id, "collected", summary)
     report = investigate_incident(inc, cfg)
+    if runbooks is not None:
+        cluster = report.root_cause.subject.cluster
+        report = remediate_incident(report, runbooks, Path(cfg.data_dir), mode=cfg.remediation_mode,
+                                    alertnames=[a.alertname for a in inc.alerts], source=sources.get(cluster),
+                                    writer=(writers or {}).get(cluster), history=history)
     if history:
         report = with_history(report, inc, history, cfg)
         history.save_report(inc, report)
@@ -120,6 +131,10 @@ class Coalescer:
 
     def busy(self) -> int:
         return len(self._inflight)
+
+    def queued(self, incident_id: str) -> bool:
+        """Whether another run of this incident waits behind the one in flight."""
+        return incident_id in self._queued
 
     async def drain(self) -> None:
         while self._inflight:

@@ -1,9 +1,11 @@
 """Map Kubernetes REST paths to what they ask for.
 
-Only GET paths the official client uses for reading are recognised: discovery (``/version``,
-``/api``, ``/apis``, ``/api/v1``, ``/apis/<group>/<version>``), lists (all namespaces, one
-namespace, cluster-scoped), single objects, and ``pods/<name>/log``. Anything else is None and the
-server answers 404 like the apiserver does for paths it does not serve.
+The paths the official client uses: discovery (``/version``, ``/api``, ``/apis``, ``/api/v1``,
+``/apis/<group>/<version>``), lists (all namespaces, one namespace, cluster-scoped), single
+objects, ``pods/<name>/log``, and the subresources remediation writes to:
+``pods/<name>/eviction`` and ``deployments/<name>/scale``. Anything else is None and the server
+answers 404 like the apiserver does for paths it does not serve. Which method each route takes is
+the server's business (``server.py``, ``writes.py``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ __all__ = ["Route", "route"]
 
 @dataclass(frozen=True)
 class Route:
-    #: "version", "api", "apis", "group", "resources", "list", "get" or "log".
+    #: "version", "api", "apis", "group", "resources", "list", "get", "log", "eviction" or "scale".
     action: str
     resource: Resource | None = None
     namespace: str | None = None
@@ -67,8 +69,10 @@ def _namespaced(group: str, version: str, namespace: str, rest: list[str]) -> Ro
         return Route("list", resource, namespace)
     if len(rest) == 2:
         return Route("get", resource, namespace, rest[1])
-    if len(rest) == 3 and resource.plural == "pods" and rest[2] == "log":
-        return Route("log", resource, namespace, rest[1])
+    if len(rest) == 3 and resource.plural == "pods" and rest[2] in ("log", "eviction"):
+        return Route(rest[2], resource, namespace, rest[1])
+    if len(rest) == 3 and resource.plural == "deployments" and rest[2] == "scale":
+        return Route("scale", resource, namespace, rest[1])
     return None
 
 

@@ -3,7 +3,10 @@
 Cluster ``<name>`` is served under ``http://HOST:PORT/clusters/<name>``: that URL is its API
 server, as the official client accepts a host with a path prefix. Each cluster answers from its
 :class:`~clusters.state.ClusterState` (usually a loaded dump) as of the dump's capture time, with
-its own faults (:mod:`clusters.simulator.faults`).
+its own faults (:mod:`clusters.simulator.faults`). The writes remediation sends (deployment and
+node patches, scale, pod delete and eviction) change that state through the cluster's
+:class:`~clusters.simulator.controller.Controller` (``writes.py``; the health model that decides
+what heals is ``health.py``, documented in ``clusters/simulator/README.md``).
 
 Stdlib only: a ``ThreadingHTTPServer`` speaking HTTP/1.1 keep-alive (clients pool connections),
 run in a background thread by :meth:`Simulator.start`.
@@ -23,10 +26,13 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from clusters.dump import load_dump
 from clusters.simulator import status
+from clusters.simulator.controller import Controller
 from clusters.simulator.faults import FaultInjector, Faults
 from clusters.simulator.handlers import Response, handle, json_response
+from clusters.simulator.health import HealthModel
 from clusters.simulator.kubeconfig import write_fleet, write_kubeconfig
 from clusters.simulator.routing import Route, route
+from clusters.simulator.writes import handle_write, is_write, verb
 from clusters.state import ClusterState
 
 __all__ = ["PREFIX", "Simulator"]
@@ -53,6 +59,10 @@ class Simulator:
             raise ValueError(f"faults for unknown cluster(s): {sorted(unknown)}")
         self.host, self.port = host, port
         self._states = {name: _state(name, src) for name, src in clusters.items()}
+        # created on a cluster's first write: reads never pay for the health model's baseline
+        self._dump_dirs = {name: _dump_dir(src) for name, src in clusters.items()}
+        self._controllers: dict[str, Controller] = {}
+        self._controllers_lock = threading.Lock()
         self._injectors = {name: FaultInjector(Faults(), name) for name in self._states}
         for name, spec in (faults or {}).items():
             self.set_faults(name, spec)
@@ -111,6 +121,14 @@ class Simulator:
     def state(self, cluster: str) -> ClusterState:
         return self._states[cluster]
 
+    def controller(self, cluster: str) -> Controller:
+        """The cluster's simulated control plane (what its writes go through), made on first use."""
+        with self._controllers_lock:
+            if cluster not in self._controllers:
+                state = self._states[cluster]
+                self._controllers[cluster] = Controller(state, HealthModel.load(self._dump_dirs[cluster], state))
+            return self._controllers[cluster]
+
     def faults(self, cluster: str) -> Faults:
         return self._injectors[cluster].faults
 
@@ -156,7 +174,8 @@ class Simulator:
             handler.drop()
             return
         try:
-            response = self._answer(handler.command, state, injector, "/" + rest, dict(parse_qsl(split.query)))
+            response = self._answer(handler.command, state, injector, "/" + rest, dict(parse_qsl(split.query)),
+                                    unquote(name), handler.body, handler.headers.get("Content-Type"))
         except Exception as exc:  # a bug here must still answer like an apiserver would
             log.exception("simulator failed on %s", handler.path)
             response = json_response(status.status(500, "InternalError", f"Internal error occurred: {exc}"))
@@ -171,15 +190,13 @@ class Simulator:
         return False
 
     def _answer(
-        self, method: str, state: ClusterState, injector: FaultInjector, path: str, query: dict[str, str]
+        self, method: str, state: ClusterState, injector: FaultInjector, path: str, query: dict[str, str],
+        cluster: str | None = None, body: bytes = b"", content_type: str | None = None,
     ) -> Response:
         target = route(path)
         if target is None:
             return json_response(status.resource_not_found())
-        if method != "GET":
-            # The simulator is read-only, as the collector's RBAC role is.
-            return json_response(status.status(405, "MethodNotAllowed", "the server does not allow this method on the requested resource", {}))
-        denied = _forbidden(injector.faults, target)
+        denied = _forbidden(injector.faults, target, method)
         if denied is not None:
             return json_response(denied)
         injected = injector.injected_status()
@@ -189,21 +206,26 @@ class Simulator:
         if injected == 429:
             body = status.status(429, "TooManyRequests", "Too many requests, please try again later.", {"retryAfterSeconds": 1})
             return Response(429, json_response(body).body, headers={"Retry-After": "1"})
+        if is_write(method, target) and cluster is not None:
+            return handle_write(self.controller(cluster), method, target, body, content_type)
         return handle(state, target, query, f"{self.host}:{self.port}")
 
 
-def _forbidden(faults: Faults, target: Route) -> dict[str, Any] | None:
+def _forbidden(faults: Faults, target: Route, method: str = "GET") -> dict[str, Any] | None:
     if target.resource is None:
         return None
-    subresource = "log" if target.action == "log" else None
+    subresource = target.action if target.action in ("log", "eviction", "scale") else None
     if not faults.forbids(target.resource, subresource):
         return None
-    verb = "list" if target.action == "list" else "get"
-    return status.forbidden(target.resource, verb, target.namespace, target.name, subresource)
+    return status.forbidden(target.resource, verb(method, target), target.namespace, target.name, subresource)
 
 
 def _state(name: str, source: Path | str | ClusterState) -> ClusterState:
     return source if isinstance(source, ClusterState) else load_dump(source, name)
+
+
+def _dump_dir(source: Path | str | ClusterState) -> Path | None:
+    return None if isinstance(source, ClusterState) else Path(source)
 
 
 class _Server(ThreadingHTTPServer):
@@ -224,16 +246,18 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     timeout = 60  # idle keep-alive connections are closed after a minute
 
+    body = b""
+
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        self.body = b""
         self.server.simulator._serve(self)
 
-    def _read_only(self) -> None:
+    def _with_body(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)  # drain the body so the connection stays usable
+        self.body = self.rfile.read(length) if length else b""  # read it all: the connection stays usable
         self.server.simulator._serve(self)
 
-    do_POST = do_PUT = do_PATCH = do_DELETE = _read_only  # noqa: N815
+    do_POST = do_PUT = do_PATCH = do_DELETE = _with_body  # noqa: N815
 
     def reply(self, response: Response) -> None:
         self.send_response(response.code)
