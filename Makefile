@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint alertmanager clean
+.PHONY: demo test lint alertmanager chromium clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,10 +20,17 @@ alertmanager:
 	  echo "installing prometheus-alertmanager (Debian package)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus-alertmanager >/dev/null; }
 
+# The dashboard tests drive a real headless Chromium (Debian package chromium) through Playwright;
+# Playwright never downloads a browser of its own.
+chromium:
+	@test -x /usr/bin/chromium || { \
+	  echo "installing chromium (Debian package)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
 lint: $(BIN)/.installed
 	$(BIN)/ruff check engine serve clusters tests
 
-test: $(BIN)/.installed alertmanager lint
+test: $(BIN)/.installed alertmanager chromium lint
 	$(BIN)/pytest -q
 
 clean:

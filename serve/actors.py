@@ -6,6 +6,10 @@
   engine's collection for its clusters and writes Parquet evidence.
 - ``Investigator``: reads an incident's Parquet evidence with DuckDB and runs the detectors.
 
+After each report the manager selects its runbook and has the subject's collector run the
+workflow (``ClusterCollector.remediate``): the collector owns the cluster's source, so reads for
+the plans and — in ``auto`` mode only — the mutations go through it. Every step is recorded.
+
 Every actor takes ``num_cpus=0``: they are I/O bound and a 2-core machine must fit them all.
 """
 
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import zlib
 from pathlib import Path
 from typing import Any
@@ -34,9 +39,12 @@ from engine.pipeline import (
     with_history,
     write_missing,
 )
-from engine.report import Report
+from engine.remediate import hold_reason, record_steps, remediate, select_runbook, step_events
+from engine.report import ActionStep, Report
+from engine.runbooks import Runbook, load_runbooks
 from engine.sources import ClusterSource
 from engine.topology import placements_for
+from serve.fleet_views import FleetViews
 
 log = logging.getLogger("fleetsre.actors")
 
@@ -81,6 +89,20 @@ class ClusterCollector:
             return {}
         return await asyncio.to_thread(placements_for, src, pods)
 
+    async def remediate(self, report_json: str, runbook_json: str, mode: str, alertnames: list[str],
+                        hold: str) -> dict[str, Any]:
+        """Run a runbook's workflow for a report against its subject's cluster; the writer (a live
+        source's) is handed over in ``auto`` mode only. Returns the steps and their event payloads."""
+        report, runbook = Report.model_validate_json(report_json), Runbook.model_validate_json(runbook_json)
+        cluster = report.root_cause.subject.cluster
+        src = self.sources.get(cluster)
+        make_writer = getattr(src, "writer", None) if mode == "auto" else None
+        writer = make_writer() if callable(make_writer) else None
+        _, run = await asyncio.to_thread(remediate, report, runbook, Path(self.cfg.data_dir), source=src,
+                                         writer=writer, mode=mode, alertnames=alertnames,  # type: ignore[arg-type]
+                                         hold=hold)
+        return {"actions": [s.model_dump(mode="json") for s in run.steps], "events": step_events(run)}
+
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=2)
 class Investigator:
@@ -100,6 +122,7 @@ class IncidentManager:
         self.cfg = EngineConfig.model_validate_json(config_json)
         Path(self.cfg.data_dir).mkdir(parents=True, exist_ok=True)
         self.history = HistoryStore(Path(self.cfg.data_dir) / "history.duckdb")
+        self.runbooks = load_runbooks(self.cfg.runbooks_dir)
         self._placements: dict[tuple[str, str, str], PodPlacement | None] = {}
         self.correlator = Correlator(self.cfg.correlation, topology=self._topology)
         self.ingestor = Ingestor(self.history, self.correlator, self.fleet.url_map())
@@ -107,6 +130,9 @@ class IncidentManager:
         self.coalescer: Coalescer | None = None
         self._scheduled_revision: dict[str, int] = {}
         self.lock = asyncio.Lock()
+        # the change feed, the metrics and the dashboard's reads (it sees every webhook and investigation)
+        self.views = FleetViews(self.history, [c.name for c in self.fleet.clusters],
+                                lambda labels, url: resolve_cluster(None, labels, url, self.ingestor.url_map)[0])
 
     # -- ingest -------------------------------------------------------------------------------
     async def receive(self, body: Any, path_cluster: str | None) -> dict[str, Any]:
@@ -114,6 +140,7 @@ class IncidentManager:
         await self._prefetch_placements(body, path_cluster)
         async with self.lock:  # correlation and the DuckDB writes are one critical section
             result = self.ingestor.receive(body, path_cluster)
+            self.views.on_receive(body, path_cluster, result.changed)
         for inc in result.changed:
             # investigate when an alert joined (revision bump); a repeat or a resolve needs no new look,
             # and merged incidents are investigated as part of the incident that absorbed them
@@ -151,7 +178,7 @@ class IncidentManager:
     # -- investigations -----------------------------------------------------------------------
     def _schedule(self, incident_id: str) -> None:
         if self.coalescer is None:
-            self.coalescer = Coalescer(self._investigate)
+            self.coalescer = Coalescer(self._investigate_observed)
         self.coalescer.request(incident_id)
 
     def _collector(self, cluster: str) -> Any:
@@ -167,6 +194,7 @@ class IncidentManager:
                     self.history.add_event(inc.id, "collected", s)
             investigator = ray.get_actor(INVESTIGATOR_NAME, namespace=NAMESPACE)
             report = Report.model_validate_json(await investigator.investigate.remote(payload))
+            report = await self._remediate(inc, report)
         except Exception as exc:
             log.exception("investigation of %s failed", incident_id)
             async with self.lock:
@@ -179,6 +207,41 @@ class IncidentManager:
             self.history.add_event(inc.id, "investigated", {
                 "revision": inc.revision, "category": report.root_cause.category,
                 "confidence": report.root_cause.confidence, "backend": report.backend, "missing": report.missing})
+
+    async def _investigate_observed(self, incident_id: str) -> None:
+        """``_investigate``, timed for the metrics and announced on the change feed."""
+        started, ok = time.monotonic(), False
+        try:
+            await self._investigate(incident_id)
+            ok = True
+        finally:
+            self.views.on_investigated(self.correlator.incidents.get(incident_id), time.monotonic() - started, ok)
+
+    async def _remediate(self, inc: Incident, report: Report) -> Report:
+        """The report's runbook, run by the subject's collector in the configured mode; each step is
+        recorded as a ``runbook_step`` event. A failure is recorded and leaves the report as it was."""
+        names = [a.alertname for a in inc.alerts]
+        runbook = select_runbook(self.runbooks, report, names)
+        if runbook is None:
+            return report
+        queued = bool(self.coalescer and self.coalescer.queued(inc.id))
+        async with self.lock:
+            hold = hold_reason(self.history, inc.id, queued=queued)
+        cluster = report.root_cause.subject.cluster
+        try:
+            out = await asyncio.wait_for(self._collector(cluster).remediate.remote(
+                report.model_dump_json(), runbook.model_dump_json(), self.cfg.remediation_mode, names, hold),
+                self.cfg.collect.collect_timeout_s + 30)
+        except Exception as exc:  # remediation must never cost the incident its report
+            log.exception("runbook %s for %s failed", runbook.id, inc.id)
+            async with self.lock:
+                self.history.add_event(inc.id, "runbook_failed", {"runbook": runbook.id,
+                                                                  "error": f"{type(exc).__name__}: {exc}"})
+            return report.model_copy(update={"runbook": runbook.id})
+        async with self.lock:
+            record_steps(self.history, inc.id, out["events"])
+        return report.model_copy(update={"runbook": runbook.id,
+                                         "actions": [ActionStep.model_validate(a) for a in out["actions"]]})
 
     async def _collect(self, payload: str, cluster: str) -> dict[str, Any]:
         if self.fleet.get(cluster) is None:
@@ -220,6 +283,23 @@ class IncidentManager:
         busy = self.coalescer.busy() if self.coalescer else 0
         return {"investigations_in_flight": busy, "counts": self.history.counts(),
                 "incidents_open": len(self.correlator.open_incidents())}
+
+    # -- the dashboard: fleet reads, the change feed, metrics ----------------------------------
+    async def fleet_summary(self) -> dict[str, Any]:
+        return self.views.summary()
+
+    async def fleet_trends(self, bucket: str, since: Any = None, until: Any = None) -> dict[str, Any]:
+        return self.views.trends(bucket, since, until)  # type: ignore[arg-type]
+
+    async def search_incidents(self, **filters: Any) -> dict[str, Any]:
+        return self.views.incidents(**filters)
+
+    async def events_since(self, after: int, timeout_s: float = 0.0, limit: int = 100) -> dict[str, Any]:
+        """Change-feed events after ``after`` (-1: from now), waiting up to ``timeout_s`` for one."""
+        return await self.views.events(after, timeout_s, limit)
+
+    async def metrics_text(self) -> str:
+        return self.views.metrics_text()
 
     async def wait_idle(self, timeout_s: float = 120.0) -> bool:
         """Wait until no investigation is in flight (demo and tests)."""

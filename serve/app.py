@@ -16,6 +16,7 @@ from ray import serve as ray_serve
 
 from clusters.fleet import Fleet
 from engine.config import EngineConfig
+from engine.runbooks import load_runbooks
 from serve.actors import (
     INVESTIGATOR_NAME,
     MANAGER_NAME,
@@ -46,6 +47,7 @@ def start_ray(*, num_cpus: int = 2, object_store_mb: int = 256) -> None:
 
 def build_app(fleet: Fleet, cfg: EngineConfig) -> Any:
     """Create (or reuse) the actors and return the Serve application to run."""
+    load_runbooks(cfg.runbooks_dir)  # a broken runbook stops start-up here (file, field, reason), before any actor
     shards = max(1, min(len(fleet.clusters), fleet.collectors.max_actors))
     fleet_json, cfg_json = fleet.model_dump_json(), cfg.model_dump_json()
     by_shard: dict[int, list[str]] = {}

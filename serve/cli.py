@@ -3,7 +3,9 @@
 - ``fleetsre demo``: a simulated fleet with injected faults, end to end through Ray Serve.
 - ``fleetsre serve --fleet FILE``: run the HTTP endpoint for a real fleet.
 - ``fleetsre investigate --dump DIR --alerts FILE``: the same core in-process, without Ray.
-- ``fleetsre clusters simulate``: serve dumps over the Kubernetes REST API.
+- ``fleetsre clusters simulate``: serve dumps, scenarios or fleets over the Kubernetes REST API, with faults.
+- ``fleetsre clusters dump --context NAME --out DIR``: capture a live cluster as a dump directory.
+- ``fleetsre runbooks check|list|test``: validate the runbooks, dry-run which one an incident gets.
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ from rich.console import Console
 
 from engine.alert_files import AlertFileError, read_payloads
 from engine.config import EngineConfig
+from serve.runbooks_cli import runbooks_app
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Investigate alerts across Kubernetes fleets.")
 clusters_app = typer.Typer(no_args_is_help=True, help="Fleet registry, simulator and dumps.")
 app.add_typer(clusters_app, name="clusters")
+app.add_typer(runbooks_app, name="runbooks")
 console = Console(stderr=True, soft_wrap=True)  # error lines stay whole (paths are long)
 # tables stay readable when piped or captured (CI logs): no 80-column squeeze
 out = Console(width=None if sys.stdout.isatty() else 160)
@@ -36,12 +40,15 @@ def demo(
     data_dir: DataDir = Path("fleetsre-data"),
     port: Annotated[int, typer.Option(help="HTTP port of the Serve endpoint")] = 8000,
     seed: Annotated[int, typer.Option(help="seed of the generated fleet")] = 0,
+    mode: Annotated[str, typer.Option("--mode", help="recommend (changes nothing) or auto (runbooks act on the "
+                                                     "simulated clusters)")] = "recommend",
 ) -> None:
     """Generate a 3-cluster fleet with 6 faults, simulate it, post its alerts, print the incidents."""
     from serve.demo import run_demo
 
+    _check_mode(mode)
     ok = run_demo(data_dir=data_dir.resolve(), port=port, seed=seed, serve_forever=serve_forever, console=console,
-                  out=out)
+                  out=out, mode=mode)
     raise typer.Exit(0 if ok else 1)
 
 
@@ -82,12 +89,27 @@ def investigate(
     fmt: Annotated[str, typer.Option("--format", help="json or markdown")] = "json",
     cluster: Annotated[str | None, typer.Option(help="cluster name (default: from the dump)")] = None,
     data_dir: Annotated[Path | None, typer.Option("--data-dir", help="keep evidence and history here")] = None,
+    mode: Annotated[str, typer.Option("--mode", help="runbook steps: recommend (write the action and command) or "
+                                                     "auto (needs a live cluster)")] = "recommend",
+    runbooks: Annotated[Path | None, typer.Option("--runbooks", help="runbook directory (default: runbooks/)")] = None,
 ) -> None:
     """Investigate alerts against a dump, in-process (no Ray); print one report per incident."""
     import tempfile
 
     from engine.report import render_markdown
+    from engine.runbooks import RunbookError, load_runbooks
     from serve.local import investigate_dump
+
+    _check_mode(mode)
+    if mode == "auto":
+        console.print("[red]error:[/] --mode auto changes a cluster, and a dump cannot be changed: use --mode recommend "
+                      "(the default) to get the exact actions and kubectl commands")
+        raise typer.Exit(2)
+    try:
+        runbook_set = load_runbooks(runbooks)
+    except RunbookError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
 
     if fmt not in ("json", "markdown"):
         console.print(f"[red]error:[/] --format must be json or markdown, not {fmt!r}")
@@ -102,7 +124,7 @@ def investigate(
         raise typer.Exit(2) from exc
     with tempfile.TemporaryDirectory(prefix="fleetsre-") as tmp:
         cfg = EngineConfig(data_dir=(data_dir or Path(tmp)).resolve())
-        reports, rejected = investigate_dump(dump, payloads, cfg, cluster=cluster)
+        reports, rejected = investigate_dump(dump, payloads, cfg, cluster=cluster, runbooks=runbook_set)
     for r in rejected:
         console.print(f"[yellow]rejected alert[/] {r['field']}: {r['message']}")
     if fmt == "json":
@@ -111,35 +133,50 @@ def investigate(
         sys.stdout.write("\n---\n\n".join(render_markdown(r) for r in reports))
 
 
-@clusters_app.command("simulate")
-def simulate(
-    dumps: Annotated[list[str], typer.Argument(help="NAME=DIR pairs: each dump served as one cluster")],
-    port: Annotated[int, typer.Option(help="port to listen on")] = 8001,
-    out_dir: Annotated[Path, typer.Option("--out", help="where kubeconfig and fleet.yaml are written")] = Path("."),
-) -> None:
-    """Serve dump directories over the Kubernetes REST API, one cluster each, until interrupted."""
-    from clusters.simulator import Simulator
+def _check_mode(mode: str) -> None:
+    if mode not in ("recommend", "auto"):
+        console.print(f"[red]error:[/] --mode must be recommend or auto, not {mode!r}")
+        raise typer.Exit(2)
 
-    clusters = {}
-    for item in dumps:
-        name, sep, path = item.partition("=")
-        if not sep or not Path(path).is_dir():
-            console.print(f"[red]error:[/] {item!r}: expected NAME=DIR with an existing directory")
-            raise typer.Exit(2)
-        clusters[name] = Path(path)
-    sim = Simulator(clusters, port=port)
-    sim.start()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    kubeconfig = sim.write_kubeconfig(out_dir / "kubeconfig")
-    fleet = sim.write_fleet(out_dir / "fleet.yaml", kubeconfig)
-    console.print(f"simulating {', '.join(clusters)}; kubeconfig {kubeconfig}; fleet {fleet}. Ctrl-C stops.")
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        sim.stop()
+
+_PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
+
+
+@clusters_app.command("simulate", context_settings=_PASS_THROUGH, add_help_option=False)
+def simulate(ctx: typer.Context) -> None:
+    """Serve dumps, generated scenarios or fleets over the Kubernetes REST API, with faults (--help for all)."""
+    from clusters.simulator.cli import main as simulate_main
+
+    raise typer.Exit(simulate_main(list(ctx.args)))
+
+
+@clusters_app.command("dump")
+def dump_cmd(
+    context: Annotated[str, typer.Option("--context", help="kubeconfig context of the cluster to capture")],
+    out_dir: Annotated[Path, typer.Option("--out", help="new (or empty) directory to write the dump to")],
+    kubeconfig: Annotated[str | None, typer.Option(help="kubeconfig (default $KUBECONFIG, else ~/.kube/config)")] = None,
+    namespaces: Annotated[str | None, typer.Option(help="comma-separated namespaces (default: all)")] = None,
+    all_namespaces: Annotated[bool, typer.Option("--all-namespaces", "-A", help="every namespace (the default)")] = False,
+    previous_logs: Annotated[bool, typer.Option(help="logs.previous.txt for restarted containers")] = True,
+    tail_lines: Annotated[int | None, typer.Option(min=1, help="last N lines of each log (default: all)")] = None,
+    configmaps: Annotated[bool, typer.Option(help="configmaps.json with data keys only (never values)")] = True,
+    concurrency: Annotated[int, typer.Option(min=1, help="API calls in flight")] = 8,
+    request_timeout: Annotated[float, typer.Option("--request-timeout", help="seconds per API call")] = 30.0,
+    cluster: Annotated[str | None, typer.Option(help="cluster name in fleetsre-dump.json (default: the context)")] = None,
+) -> None:
+    """Capture a live cluster in `kubectl cluster-info dump` layout, plus previous logs; never Secrets."""
+    from clusters.capture import CaptureOptions
+    from clusters.capture_cli import DumpRequest, run_dump
+
+    if namespaces and all_namespaces:
+        console.print("[red]error:[/] give --namespaces or --all-namespaces, not both")
+        raise typer.Exit(2)
+    chosen = tuple(n.strip() for n in namespaces.split(",") if n.strip()) if namespaces else None
+    options = CaptureOptions(namespaces=chosen or None, previous_logs=previous_logs, tail_lines=tail_lines,
+                             configmaps=configmaps, concurrency=concurrency)
+    request = DumpRequest(context=context, out=out_dir, kubeconfig=kubeconfig, cluster=cluster, options=options,
+                          request_timeout_s=request_timeout)
+    raise typer.Exit(run_dump(request, console))
 
 
 def main() -> None:

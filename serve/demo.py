@@ -3,7 +3,8 @@
 Generates a 3-cluster fleet with injected faults (one bad rollout in two clusters), serves it
 with the Kubernetes API simulator, starts Ray and the Serve application, posts each cluster's
 Alertmanager webhooks over HTTP, waits for the investigations and prints the incidents next to
-the ground truth.
+the ground truth, then the runbook actions (``--mode auto``: executed against the simulated
+clusters, which are re-read to show the result; ``recommend``, the default: nothing changes).
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ def score_incidents(truth: list[dict[str, Any]], alerts: list[dict[str, Any]],
     return rows
 
 
-def run_demo(*, data_dir: Path, port: int, seed: int, serve_forever: bool, console: Console, out: Console) -> bool:
+def run_demo(*, data_dir: Path, port: int, seed: int, serve_forever: bool, console: Console, out: Console,
+             mode: str = "recommend") -> bool:
     from clusters.scenarios.fleet import write_fleet
     from clusters.simulator import Simulator
     from serve import app as wiring
@@ -83,7 +85,7 @@ def run_demo(*, data_dir: Path, port: int, seed: int, serve_forever: bool, conso
         from clusters.fleet import load_fleet
 
         fleet = load_fleet(fleet_file)
-        cfg = EngineConfig(data_dir=root / "data")
+        cfg = EngineConfig(data_dir=root / "data", remediation_mode=mode)  # type: ignore[arg-type]
         t0 = time.monotonic()
         with console.status("starting Ray and the Serve application"):
             url = wiring.run(fleet, cfg, port=port)
@@ -95,11 +97,15 @@ def run_demo(*, data_dir: Path, port: int, seed: int, serve_forever: bool, conso
 
             idle = ray.get(wiring.manager().wait_idle.remote(300.0))
         ok = _print_results(url, truth, out) and idle
+        from serve.demo_actions import print_remediation
+
+        print_remediation(url, kubeconfig, mode, out)
         out.print(f"\nreports and history: {cfg.data_dir / 'history.duckdb'}\n"
                   f"evidence (Parquet):  {cfg.data_dir / 'evidence'}\n"
                   f"generated fleet:     {fleet_dir}")
         if serve_forever:
-            console.print(f"serving at {url} (API: {url}/api/v1/incidents, docs: {url}/docs). Ctrl-C stops.")
+            console.print(f"serving at {url} (dashboard: {url}/, API: {url}/api/v1/incidents, docs: {url}/docs, "
+                          f"metrics: {url}/metrics). Ctrl-C stops.")
             try:
                 while True:
                     time.sleep(3600)

@@ -1,23 +1,32 @@
 """The HTTP ingress: a Ray Serve deployment with a FastAPI app.
 
 Routes: ``POST /webhook/alertmanager[/{cluster}]``, ``GET /api/v1/alerts``, ``GET /api/v1/incidents``,
-``GET /api/v1/incidents/{id}``, ``GET /healthz``. Alertmanager never retries a 4xx, so a 4xx is
-answered only when the envelope is unusable (not JSON, not version "4", over the body limit);
-a 2xx means the alerts are stored in the history (the incident manager answers after its write).
+``GET /api/v1/incidents/{id}``, ``GET /healthz``; for the dashboard (``GET /`` and ``/static/*``):
+``GET /api/v1/fleet/{summary,trends,incidents}``, the change feed ``GET /api/v1/events[/stream]``
+(long-poll, server-sent events) and ``GET /metrics`` (Prometheus). Alertmanager never retries a
+4xx, so a 4xx is answered only when the envelope is unusable (not JSON, not version "4", over the
+body limit); a 2xx means the alerts are stored in the history (the incident manager answers after
+its write).
 """
 
 
 import hmac
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
 import orjson
 import ray
 from fastapi import FastAPI, HTTPException, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 from ray import serve as ray_serve
 
 from engine.alerts import PayloadError, parse_payload
+from engine.feed import FROM_NOW
+from engine.fleet_models import FeedPage, FleetSummary, FleetTrends, IncidentPage
 from serve.actors import MANAGER_NAME, NAMESPACE
+from serve.dashboard import INDEX, media_type, static_file
+from serve.dashboard.sse import event_stream, start_seq
+from serve.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 
 api = FastAPI(
     title="fleetsre",
@@ -30,6 +39,17 @@ def _error(status: int, field: str, message: str) -> JSONResponse:
     return JSONResponse(status_code=status, content={"error": message, "field": field})
 
 
+#: Event streams one ingress replica holds at once: each takes one of its request slots, and
+#: webhooks must always find one free.
+MAX_EVENT_STREAMS = 16
+_NO_CACHE = {"Cache-Control": "no-cache"}
+
+
+def _utc(t: datetime | None) -> datetime | None:
+    """Query times without an offset are UTC."""
+    return t.replace(tzinfo=UTC) if t is not None and t.tzinfo is None else t
+
+
 @ray_serve.deployment(ray_actor_options={"num_cpus": 0}, max_ongoing_requests=64)
 @ray_serve.ingress(api)
 class Ingress:
@@ -37,6 +57,7 @@ class Ingress:
         self.max_body_bytes = max_body_bytes
         self.tokens = tokens
         self.manager = ray.get_actor(MANAGER_NAME, namespace=NAMESPACE)
+        self.event_streams = 0
 
     async def _read_body(self, request: Request) -> bytes | JSONResponse:
         declared = request.headers.get("content-length")
@@ -115,3 +136,87 @@ class Ingress:
     @api.get("/healthz", summary="Liveness and a summary of the engine's state")
     async def healthz(self) -> dict[str, Any]:
         return {"status": "ok", **(await self.manager.status.remote())}
+
+    # -- the dashboard, the fleet API, the change feed, metrics ---------------------------------
+    @api.get("/", include_in_schema=False)
+    async def dashboard(self) -> Response:
+        return FileResponse(INDEX, media_type=media_type(INDEX), headers=_NO_CACHE)
+
+    @api.get("/static/{path:path}", include_in_schema=False)
+    async def static_asset(self, path: str) -> Response:
+        found = static_file(path)
+        if found is None:
+            return _error(404, "path", f"no dashboard file {path!r}")
+        return FileResponse(found, media_type=media_type(found), headers=_NO_CACHE)
+
+    @api.get("/api/v1/fleet/summary", response_model=FleetSummary,
+             summary="Per cluster: open incidents, worst severity, alert counts, categories")
+    async def fleet_summary(self) -> dict[str, Any]:
+        return await self.manager.fleet_summary.remote()
+
+    @api.get("/api/v1/fleet/trends", response_model=FleetTrends,
+             summary="Alerts over time per cluster, incidents by category × cluster, time to resolve over time")
+    async def fleet_trends(
+        self, bucket: Literal["hour", "day"] = Query("hour", description="bucket width"),
+        since: Annotated[datetime | None, Query(description="ISO 8601; default 48 h (hour) or 30 days (day) before until")] = None,
+        until: Annotated[datetime | None, Query(description="ISO 8601; default now")] = None,
+    ) -> Any:
+        since, until = _utc(since), _utc(until)
+        if since and until and since >= until:
+            return _error(422, "since", f"since ({since.isoformat()}) must be before until ({until.isoformat()})")
+        return await self.manager.fleet_trends.remote(bucket, since, until)
+
+    @api.get("/api/v1/fleet/incidents", response_model=IncidentPage,
+             summary="Incidents with filters, newest first, with the total for paging")
+    async def fleet_incidents(
+        self, cluster: str | None = Query(None, description="incidents with alerts in this cluster"),
+        category: str | None = Query(None, description="root-cause category, or 'pending' (no report yet)"),
+        status: str | None = Query(None, pattern="^(open|resolved|merged)$"),
+        severity: str | None = Query(None, description="worst severity label of the incident's alerts, or 'none'"),
+        since: Annotated[datetime | None, Query(description="opened at or after (ISO 8601)")] = None,
+        until: Annotated[datetime | None, Query(description="opened before (ISO 8601)")] = None,
+        limit: int = Query(25, ge=1, le=500), offset: int = Query(0, ge=0),
+    ) -> dict[str, Any]:
+        return await self.manager.search_incidents.remote(
+            cluster=cluster, category=category, status=status, severity=severity, since=_utc(since),
+            until=_utc(until), limit=limit, offset=offset)
+
+    @api.get("/api/v1/events", response_model=FeedPage,
+             summary="Incident changes after a sequence number (long-poll)")
+    async def events(
+        self, after: int = Query(FROM_NOW, ge=FROM_NOW, description="last sequence seen; -1: only what comes next"),
+        timeout_s: float = Query(0.0, ge=0, le=30, description="wait this long for a change when there is none"),
+        limit: int = Query(100, ge=1, le=1000),
+    ) -> dict[str, Any]:
+        return await self.manager.events_since.remote(after, timeout_s, limit)
+
+    @api.get("/api/v1/events/stream", response_class=StreamingResponse,
+             summary="Incident changes as server-sent events (ready, incident, reset)",
+             responses={200: {"content": {"text/event-stream": {}}}, 503: {"description": "too many streams"}})
+    async def events_stream(
+        self, request: Request,
+        after: int | None = Query(None, ge=FROM_NOW, description="start after this sequence (a Last-Event-ID header "
+                                                                  "wins; default: only what comes next)"),
+        max_s: float = Query(300.0, gt=0, le=3600, description="the stream ends after this; EventSource reconnects"),
+    ) -> Response:
+        if self.event_streams >= MAX_EVENT_STREAMS:
+            return _error(503, "stream", f"this replica already serves {MAX_EVENT_STREAMS} event streams; "
+                                         "poll GET /api/v1/events instead")
+        start = start_seq(after, request.headers.get("last-event-id"), FROM_NOW)
+        return StreamingResponse(self._counted_stream(start, max_s), media_type="text/event-stream",
+                                 headers={**_NO_CACHE, "X-Accel-Buffering": "no"})
+
+    async def _counted_stream(self, start: int, max_s: float) -> Any:
+        self.event_streams += 1
+        try:
+            async for chunk in event_stream(self._feed_page, start, max_s=max_s):
+                yield chunk
+        finally:
+            self.event_streams -= 1
+
+    async def _feed_page(self, after: int, timeout_s: float) -> dict[str, Any]:
+        return await self.manager.events_since.remote(after, timeout_s)
+
+    @api.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics (text exposition format)")
+    async def metrics(self) -> Response:
+        return Response(await self.manager.metrics_text.remote(), media_type=METRICS_CONTENT_TYPE)
