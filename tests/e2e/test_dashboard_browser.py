@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +100,9 @@ def test_overview_shows_every_simulated_cluster_coloured_by_its_incidents(
         assert tiles[cluster]["open"] >= 1 and "sev-ok" not in tiles[cluster]["cls"], tiles[cluster]
     category = dash_incidents["dash-a"][1]
     page.wait_for_selector(f"#heat-map td[data-cluster='dash-a'][data-category='{category}'] a")
-    assert page.locator("svg.chart path.series[data-series='dash-a']").count() == 1
+    series = page.eval_on_selector_all("svg.chart path.series", "ps => ps.map(p => p.dataset.series)")
+    # a big session fleet folds the quieter clusters into one "N other clusters" line
+    assert "dash-a" in series or any(s.endswith("other clusters") for s in series), series
     page.wait_for_selector("#live[data-live='on']")
 
 
@@ -145,7 +148,9 @@ def test_a_new_incident_appears_live_without_a_reload(page: Any, fleet_app: Flee
               "severity": "critical", "tag": cluster}
     with fleet_app.client() as client:
         r = fleet_app.post(client, cluster, make_payload(make_alert(
-            "KubePodCrashLooping", labels, fp=fingerprint(labels), starts="2026-11-23T09:00:00Z")))
+            "KubePodCrashLooping", labels, fp=fingerprint(labels),
+            # newest of all, so it lands on the first page whatever else the session posted
+            starts=datetime.now(UTC).isoformat().replace("+00:00", "Z"))))
     assert r.status_code == 200, r.text
     (inc_id,) = r.json()["incidents"]
     row = page.wait_for_selector(f"#incident-table tr[data-id='{inc_id}']")
