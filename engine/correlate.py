@@ -23,6 +23,8 @@ from engine.alerts import Alert, AlertTarget
 from engine.config import CorrelationConfig
 from engine.incident import Incident, incident_id
 
+CLAIM_PREFIX = "persistentvolumeclaim/"  # same convention as engine.topology
+
 __all__ = ["Correlator", "PodPlacement", "Topology", "grouping_key", "is_node_symptom"]
 
 
@@ -33,7 +35,8 @@ class PodPlacement:
     workload_name: str | None
 
 
-#: (cluster, namespace, pod) → where the pod runs and what owns it, or None when unknown.
+#: (cluster, namespace, pod) → where the pod runs and what owns it, or None when unknown. The third
+#: argument may also be ``persistentvolumeclaim/<claim>``: the placement of a pod mounting the claim.
 Topology = Callable[[str, str, str], PodPlacement | None]
 
 
@@ -50,6 +53,11 @@ def grouping_key(target: AlertTarget, placement: PodPlacement | None = None) -> 
         wl = target.workload or target.name
         return f"workload:{target.namespace}/{wl}", AlertTarget(
             kind="Workload", namespace=target.namespace, name=wl, workload=wl)
+    if target.kind == "PersistentVolumeClaim" and placement and placement.workload_name:
+        # a volume alert is about the workload whose pods mount the claim
+        subject = AlertTarget(kind=placement.workload_kind or "Workload", namespace=target.namespace,
+                              name=placement.workload_name, workload=placement.workload_name)
+        return f"workload:{target.namespace}/{placement.workload_name}", subject
     if target.kind in ("Deployment", "StatefulSet", "DaemonSet", "Job"):
         return f"workload:{target.namespace}/{target.name}", target
     if target.namespace:
@@ -142,10 +150,11 @@ class Correlator:
 
     def _placement(self, alert: Alert) -> PodPlacement | None:
         t = alert.target()
-        if self.topology is None or t.kind != "Pod" or not t.namespace:
+        if self.topology is None or t.kind not in ("Pod", "PersistentVolumeClaim") or not t.namespace:
             return None
+        ref = t.name if t.kind == "Pod" else f"{CLAIM_PREFIX}{t.name}"
         try:
-            return self.topology(alert.cluster, t.namespace, t.name)
+            return self.topology(alert.cluster, t.namespace, ref)
         except Exception:  # topology is an enrichment; grouping by name still works without it
             return None
 

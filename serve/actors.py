@@ -163,8 +163,10 @@ class IncidentManager:
         for wa in good:
             cluster, _ = resolve_cluster(path_cluster, wa.labels, payload.externalURL, self.ingestor.url_map)
             t = wa.labels
-            if t.get("pod") and t.get("namespace") and (cluster, t["namespace"], t["pod"]) not in self._placements:
-                wanted.setdefault(cluster, []).append((t["namespace"], t["pod"]))
+            ref = t.get("pod") or (f"persistentvolumeclaim/{t['persistentvolumeclaim']}"
+                                   if t.get("persistentvolumeclaim") else None)
+            if ref and t.get("namespace") and (cluster, t["namespace"], ref) not in self._placements:
+                wanted.setdefault(cluster, []).append((t["namespace"], ref))
         calls = {c: self._collector(c).placements.remote(c, pods) for c, pods in wanted.items() if self.fleet.get(c)}
         for cluster, ref in calls.items():
             try:

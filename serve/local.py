@@ -19,7 +19,7 @@ from engine.pipeline import run_incident
 from engine.report import Report
 from engine.runbooks import RunbookSet
 from engine.sources import ClusterSource
-from engine.topology import pod_placement
+from engine.topology import placement_of
 from engine.writer import ClusterWriter
 
 __all__ = ["investigate_dump", "investigate_source"]
@@ -45,7 +45,7 @@ def investigate_source(source: ClusterSource, payloads: list[dict[str, Any]], cf
     name = source.name
 
     def topology(c: str, ns: str, pod: str) -> PodPlacement | None:
-        p = pod_placement(source, ns, pod) if c == name else None
+        p = placement_of(source, ns, pod) if c == name else None
         return PodPlacement(**p) if p else None
 
     cfg.data_dir.mkdir(parents=True, exist_ok=True)

@@ -178,3 +178,20 @@ def test_a_pod_alert_does_not_reopen_a_recovered_node_incident():
     later = c.ingest([alert("KubePodCrashLooping", {"namespace": "shop", "pod": "api-6d4cf56db6-bbbbb"}, "2" * 16,
                             "2026-11-22T11:00:00Z")])
     assert later[0].id != node.id and node.status == "resolved"
+
+
+def test_a_volume_alert_joins_the_incident_of_the_workload_mounting_the_claim():
+    def topo(cluster, ns, ref):
+        assert ref in ("persistentvolumeclaim/data-postgres-0", "postgres-0")
+        return PodPlacement(node="n1", workload_kind="StatefulSet", workload_name="postgres")
+
+    c = Correlator(topology=topo)
+    inc = c.ingest([alert("KubePodCrashLooping", {"namespace": "db", "pod": "postgres-0"}, "1" * 16,
+                          "2026-11-22T10:00:00Z")])[0]
+    vol = c.ingest([alert("KubePersistentVolumeFillingUp", {"namespace": "db", "persistentvolumeclaim": "data-postgres-0",
+                                                            "node": "n1"}, "2" * 16, "2026-11-22T10:01:00Z")])
+    assert vol[0].id == inc.id and inc.subject.kind == "StatefulSet"
+    # without topology the claim is its own subject
+    alone = Correlator().ingest([alert("KubePersistentVolumeFillingUp", {"namespace": "db",
+                                       "persistentvolumeclaim": "data-postgres-0"}, "2" * 16, "2026-11-22T10:01:00Z")])
+    assert alone[0].key == "persistentvolumeclaim:db/data-postgres-0"

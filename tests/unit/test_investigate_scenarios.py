@@ -94,9 +94,8 @@ def test_cli_names_category_and_trigger(tmp_path, seed, index, faults):
         assert set(exp["alerts"]) <= {fp for r in covering for fp in r["alerts"]}
 
 
-@pytest.mark.xfail(strict=True, reason="correlation keys a PVC alert on the claim, not on the pod that mounts it: "
-                                       "KubePersistentVolumeFillingUp opens its own incident beside the pod alerts")
 def test_full_volume_is_one_incident(tmp_path):
+    """KubePersistentVolumeFillingUp names a claim: correlation follows it to the workload mounting it."""
     from serve.cli import app
 
     result = scenarios.write_scenario("disk_full", tmp_path / "s", seed=1)
