@@ -28,11 +28,14 @@ _RULES: list[tuple[re.Pattern[str], str]] = [
     # AWS access key ids and secret keys
     (re.compile(r"\b(AKIA|ASIA)[A-Z0-9]{16}\b"), _MASK),
     (re.compile(r"(?i)(aws_secret_access_key\s*[=:]\s*)[A-Za-z0-9/+=]{30,}"), r"\1" + _MASK),
-    # key=value pairs whose key says secret
+    # key=value / key: value pairs whose key says secret. Not keys that only name or locate one
+    # (secretName, tokenFile, password_path), and "key:" must be followed by a space or a quote,
+    # so source locations such as klog's "tokencleaner.go:117]" stay readable.
     (
         re.compile(
-            r"(?i)\b([\w.-]*(?:password|passwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key)[\w.-]*)"
-            r"(\"?\s*[=:]\s*\"?)([^\s\"',;&]{3,})"
+            r"(?i)\b((?![\w.-]*(?:name|ref|file|path|dir)\b)"
+            r"[\w-]*(?:password|passwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key)[\w-]*)"
+            r"(\"?\s*=\s*\"?|\"?:[ \t]+\"?|\"?:\")([^\s\"',;&]{3,})"
         ),
         r"\1\2" + _MASK,
     ),
