@@ -45,15 +45,21 @@ def start_ray(*, num_cpus: int = 2, object_store_mb: int = 256) -> None:
     logging.getLogger("ray.serve").setLevel(logging.WARNING)
 
 
-def build_app(fleet: Fleet, cfg: EngineConfig) -> Any:
-    """Create (or reuse) the actors and return the Serve application to run."""
+def build_app(fleet: Fleet, cfg: EngineConfig, *, worker_resource: str | None = None) -> Any:
+    """Create (or reuse) the actors and return the Serve application to run.
+
+    ``worker_resource``: a custom resource only worker nodes advertise (see ``serve/deploy.py``); each actor asks
+    for a sliver of it so that none lands on a head that runs no work.
+    """
     load_runbooks(cfg.runbooks_dir)  # a broken runbook stops start-up here (file, field, reason), before any actor
     shards = max(1, min(len(fleet.clusters), fleet.collectors.max_actors))
     fleet_json, cfg_json = fleet.model_dump_json(), cfg.model_dump_json()
     by_shard: dict[int, list[str]] = {}
     for c in fleet.clusters:
         by_shard.setdefault(shard_of(c.name, shards), []).append(c.name)
-    opts = {"namespace": NAMESPACE, "get_if_exists": True, "lifetime": "detached"}
+    opts: dict[str, Any] = {"namespace": NAMESPACE, "get_if_exists": True, "lifetime": "detached"}
+    if worker_resource:
+        opts["resources"] = {worker_resource: 0.01}
     for shard in range(shards):
         ClusterCollector.options(name=collector_name(shard), **opts).remote(
             fleet_json, by_shard.get(shard, []), cfg_json)
@@ -95,12 +101,14 @@ def shutdown() -> None:
 def app_builder(args: dict[str, str]) -> Any:
     """Serve config entry point (``import_path: serve.app:app_builder``), used by ``ray-cluster.yaml``.
 
-    ``args``: ``fleet`` (path to fleet.yaml), ``data_dir`` (default ./fleetsre-data).
+    ``args``: ``fleet`` (path to fleet.yaml), ``data_dir`` (default ./fleetsre-data), ``mode`` (``recommend``,
+    the default, or ``auto``), ``worker_resource`` (optional, see ``build_app``). ``serve/deploy.py`` writes them.
     """
     from pathlib import Path
 
     from clusters.fleet import load_fleet
 
     fleet = load_fleet(args["fleet"])
-    cfg = EngineConfig(data_dir=Path(args.get("data_dir", "fleetsre-data")))
-    return build_app(fleet, cfg)
+    cfg = EngineConfig(data_dir=Path(args.get("data_dir", "fleetsre-data")),
+                       remediation_mode=args.get("mode", "recommend"))
+    return build_app(fleet, cfg, worker_resource=args.get("worker_resource"))

@@ -6,6 +6,7 @@
 - ``fleetsre clusters simulate``: serve dumps, scenarios or fleets over the Kubernetes REST API, with faults.
 - ``fleetsre clusters dump --context NAME --out DIR``: capture a live cluster as a dump directory.
 - ``fleetsre runbooks check|list|test``: validate the runbooks, dry-run which one an incident gets.
+- ``fleetsre deploy render --out DIR``: write serve-config.yaml and the KubeRay RayService (ray-cluster.yaml).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Investigate 
 clusters_app = typer.Typer(no_args_is_help=True, help="Fleet registry, simulator and dumps.")
 app.add_typer(clusters_app, name="clusters")
 app.add_typer(runbooks_app, name="runbooks")
+deploy_app = typer.Typer(no_args_is_help=True, help="Production shape: Serve config and KubeRay RayService.")
+app.add_typer(deploy_app, name="deploy")
 console = Console(stderr=True, soft_wrap=True)  # error lines stay whole (paths are long)
 # tables stay readable when piped or captured (CI logs): no 80-column squeeze
 out = Console(width=None if sys.stdout.isatty() else 160)
@@ -140,6 +143,33 @@ def _check_mode(mode: str) -> None:
 
 
 _PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
+
+
+@deploy_app.command("render")
+def deploy_render(
+    out_dir: Annotated[Path, typer.Option("--out", help="directory to write serve-config.yaml and ray-cluster.yaml to")],
+    fleet_path: Annotated[str, typer.Option("--fleet-path", help="fleet.yaml inside the pods (the Secret's mount)")]
+    = "/etc/fleetsre/fleet.yaml",
+    data_dir: Annotated[str, typer.Option("--data-dir", help="data dir inside the pods (the PVC's mount)")]
+    = "/var/lib/fleetsre",
+    llm: Annotated[bool, typer.Option("--llm", help="add a GPU worker group and the `llm` application (vLLM)")] = False,
+    mode: Annotated[str, typer.Option("--mode", help="recommend or auto (bind the remediation ClusterRole too)")]
+    = "recommend",
+    image: Annotated[str, typer.Option("--image", help="fleetsre image for head and workers")]
+    = "registry.example.com/fleetsre:0.1.0",
+    namespace: Annotated[str, typer.Option("--namespace", help="namespace of the RayService")] = "fleetsre",
+) -> None:
+    """Write the Serve config and the KubeRay RayService that embeds it."""
+    from serve.deploy import RenderOptions, render
+
+    try:
+        opts = RenderOptions(fleet_path=fleet_path, data_dir=data_dir, llm=llm, mode=mode,  # type: ignore[arg-type]
+                             image=image, namespace=namespace)
+    except ValueError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
+    for path in render(opts, out_dir):
+        console.print(f"wrote {path}")
 
 
 @clusters_app.command("simulate", context_settings=_PASS_THROUGH, add_help_option=False)

@@ -1,0 +1,264 @@
+"""The production shape, as data: the Serve config document and the KubeRay ``RayService`` around it.
+
+One source of truth for ``fleetsre deploy render`` and the checked-in ``ray-cluster.yaml``:
+
+- ``serve_config(opts)`` is the Serve config (the document ``serve deploy`` takes) whose application
+  is this package's own builder, ``serve.app:app_builder``, with its args and per-deployment options;
+- ``ray_service(opts)`` is a ``RayService`` (``ray.io/v1``) whose ``serveConfigV2`` is exactly that
+  document, dumped as YAML;
+- ``render(opts, out)`` writes both files.
+
+Shape: the head runs no work (``num-cpus: "0"``, and every fleetsre actor asks for the custom resource
+``WORKER_RESOURCE`` that only the worker groups advertise); an autoscaling CPU worker group runs the
+ingress replicas and the actors; with ``llm`` a GPU worker group runs ``ray.serve.llm:build_openai_app``
+as a second application. fleet.yaml (kubeconfigs, tokens) comes from a Secret; the data dir is a PVC.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any, Literal
+
+import yaml
+
+from serve.app import APP_NAME, app_builder
+from serve.ingress import Ingress
+
+__all__ = ["RenderOptions", "WORKER_RESOURCE", "dump_yaml", "ray_service", "render", "serve_config"]
+
+IMPORT_PATH = f"{app_builder.__module__}:{app_builder.__name__}"  # serve.app:app_builder
+LLM_IMPORT_PATH = "ray.serve.llm:build_openai_app"
+LLM_APP_NAME = "llm"
+RAY_VERSION = "2.60.0"
+HTTP_PORT = 8000
+# Advertised by the worker groups only (rayStartParams.resources); the actors ask for a sliver of it, so
+# they never land on the head even though they take num_cpus=0.
+WORKER_RESOURCE = "fleetsre_worker"
+WORKER_RESOURCE_PER_NODE = 1000
+FLEET_SECRET = "fleetsre-fleet"
+DATA_PVC = "fleetsre-data"
+SERVICE_ACCOUNT = "fleetsre"
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    fleet_path: str = "/etc/fleetsre/fleet.yaml"  # where fleet.yaml is inside the pods (the Secret's mount)
+    data_dir: str = "/var/lib/fleetsre"  # the PVC's mount
+    llm: bool = False
+    mode: Literal["recommend", "auto"] = "recommend"
+    image: str = "registry.example.com/fleetsre:0.1.0"
+    namespace: str = "fleetsre"
+    name: str = "fleetsre"
+    llm_model_id: str = "triage-llm"
+    llm_model_source: str = "Qwen/Qwen2.5-7B-Instruct"
+    llm_accelerator: str = "L4"
+
+    def __post_init__(self) -> None:
+        for field in ("fleet_path", "data_dir"):
+            if not PurePosixPath(getattr(self, field)).is_absolute():
+                raise ValueError(f"{field} must be an absolute path inside the pods, got {getattr(self, field)!r}")
+        if self.mode not in ("recommend", "auto"):
+            raise ValueError(f"mode must be recommend or auto, got {self.mode!r}")
+        if PurePosixPath(self.fleet_path).parent == PurePosixPath(self.data_dir):
+            raise ValueError("fleet.yaml's directory (a read-only Secret mount) cannot be the data dir")
+
+
+def _fleetsre_app(opts: RenderOptions) -> dict[str, Any]:
+    return {
+        "name": APP_NAME,
+        "route_prefix": "/",
+        "import_path": IMPORT_PATH,
+        "args": {"fleet": opts.fleet_path, "data_dir": opts.data_dir, "mode": opts.mode,
+                 "worker_resource": WORKER_RESOURCE},
+        "deployments": [{
+            "name": Ingress.name,
+            "max_ongoing_requests": 64,
+            "autoscaling_config": {"min_replicas": 2, "max_replicas": 8, "target_ongoing_requests": 32},
+            "ray_actor_options": {"num_cpus": 0.25},
+        }],
+    }
+
+
+def _llm_app(opts: RenderOptions) -> dict[str, Any]:
+    return {
+        "name": LLM_APP_NAME,
+        "route_prefix": "/llm",  # -> /llm/v1/chat/completions
+        "import_path": LLM_IMPORT_PATH,
+        "args": {
+            "llm_configs": [{
+                "model_loading_config": {"model_id": opts.llm_model_id, "model_source": opts.llm_model_source},
+                "accelerator_type": opts.llm_accelerator,
+                "engine_kwargs": {"max_model_len": 16384, "gpu_memory_utilization": 0.9,
+                                  "enable_auto_tool_choice": True, "tool_call_parser": "hermes"},
+                "deployment_config": {
+                    "max_ongoing_requests": 64,
+                    # the builder's default target is 1e9, i.e. never scales on load
+                    "autoscaling_config": {"min_replicas": 1, "max_replicas": 2, "target_ongoing_requests": 32},
+                },
+            }],
+            "ingress_deployment_config": {"ray_actor_options": {"num_cpus": 0.25}},
+        },
+    }
+
+
+def serve_config(opts: RenderOptions) -> dict[str, Any]:
+    """The Serve config document (what ``serve deploy`` takes and ``serveConfigV2`` holds)."""
+    apps = [_fleetsre_app(opts)] + ([_llm_app(opts)] if opts.llm else [])
+    return {
+        "proxy_location": "EveryNode",
+        "http_options": {"host": "0.0.0.0", "port": HTTP_PORT},
+        "applications": apps,
+    }
+
+
+def _volumes(opts: RenderOptions, *, data: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    mounts = [{"name": "fleet", "mountPath": str(PurePosixPath(opts.fleet_path).parent), "readOnly": True}]
+    volumes: list[dict[str, Any]] = [{"name": "fleet", "secret": {"secretName": FLEET_SECRET}}]
+    if data:
+        mounts.append({"name": "data", "mountPath": opts.data_dir})
+        volumes.append({"name": "data", "persistentVolumeClaim": {"claimName": DATA_PVC}})
+    return mounts, volumes
+
+
+def _worker_resources_param() -> str:
+    # KubeRay passes rayStartParams through to `ray start`; this value becomes --resources='{"...": N}'
+    return json.dumps(json.dumps({WORKER_RESOURCE: WORKER_RESOURCE_PER_NODE}))
+
+
+def _head(opts: RenderOptions) -> dict[str, Any]:
+    # the Serve build task (num_cpus=0) may run here and reads fleet.yaml: the head mounts the Secret too
+    mounts, volumes = _volumes(opts, data=False)
+    return {
+        "rayStartParams": {"num-cpus": "0", "dashboard-host": "0.0.0.0"},
+        "template": {"spec": {
+            "serviceAccountName": SERVICE_ACCOUNT,
+            "containers": [{
+                "name": "ray-head",
+                "image": opts.image,
+                "ports": [
+                    {"containerPort": 6379, "name": "gcs-server"},
+                    {"containerPort": 8265, "name": "dashboard"},
+                    {"containerPort": 10001, "name": "client"},
+                    {"containerPort": HTTP_PORT, "name": "serve"},
+                    {"containerPort": 8080, "name": "metrics"},
+                ],
+                "resources": {"requests": {"cpu": "1", "memory": "4Gi"}, "limits": {"memory": "4Gi"}},
+                "volumeMounts": mounts,
+            }],
+            "volumes": volumes,
+        }},
+    }
+
+
+def _cpu_group(opts: RenderOptions) -> dict[str, Any]:
+    mounts, volumes = _volumes(opts, data=True)
+    return {
+        "groupName": "cpu",
+        "replicas": 1,
+        "minReplicas": 1,
+        "maxReplicas": 4,
+        "rayStartParams": {"resources": _worker_resources_param()},
+        "template": {"spec": {
+            "serviceAccountName": SERVICE_ACCOUNT,
+            "containers": [{
+                "name": "ray-worker",
+                "image": opts.image,
+                "resources": {"requests": {"cpu": "4", "memory": "8Gi"}, "limits": {"cpu": "4", "memory": "8Gi"}},
+                "volumeMounts": mounts,
+            }],
+            "volumes": volumes,
+        }},
+    }
+
+
+def _gpu_group(opts: RenderOptions) -> dict[str, Any]:
+    return {
+        "groupName": "gpu",
+        "replicas": 1,
+        "minReplicas": 0,
+        "maxReplicas": 2,
+        "rayStartParams": {},  # KubeRay derives num-gpus from the nvidia.com/gpu limit
+        "template": {"spec": {
+            "serviceAccountName": SERVICE_ACCOUNT,
+            "containers": [{
+                "name": "ray-worker",
+                "image": opts.image,  # needs the `vllm` extra (ray[serve,llm] 2.60 pins vllm 0.29.0)
+                "env": [{"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf-token", "key": "hf_token"}}}],
+                "resources": {
+                    "requests": {"cpu": "8", "memory": "32Gi", "nvidia.com/gpu": "1"},
+                    "limits": {"cpu": "8", "memory": "32Gi", "nvidia.com/gpu": "1"},
+                },
+            }],
+            "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+        }},
+    }
+
+
+def ray_service(opts: RenderOptions) -> dict[str, Any]:
+    """The KubeRay RayService; its ``serveConfigV2`` is ``serve_config(opts)`` dumped as YAML."""
+    groups = [_cpu_group(opts)] + ([_gpu_group(opts)] if opts.llm else [])
+    return {
+        "apiVersion": "ray.io/v1",
+        "kind": "RayService",
+        "metadata": {"name": opts.name, "namespace": opts.namespace},
+        "spec": {
+            "upgradeStrategy": {"type": "NewCluster"},
+            "serveConfigV2": dump_yaml(serve_config(opts)),
+            "rayClusterConfig": {
+                "rayVersion": RAY_VERSION,
+                "enableInTreeAutoscaling": True,
+                "headGroupSpec": _head(opts),
+                "workerGroupSpecs": groups,
+            },
+        },
+    }
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def dump_yaml(doc: dict[str, Any]) -> str:
+    """Stable YAML: keys in the order written above, multi-line strings as literal blocks."""
+    return yaml.dump(doc, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=120)
+
+
+def command_line(opts: RenderOptions) -> str:
+    parts = ["fleetsre deploy render", f"--fleet-path {opts.fleet_path}", f"--data-dir {opts.data_dir}"]
+    if opts.llm:
+        parts.append("--llm")
+    if opts.mode != "recommend":
+        parts.append(f"--mode {opts.mode}")
+    if opts.image != RenderOptions.image:
+        parts.append(f"--image {opts.image}")
+    if opts.namespace != RenderOptions.namespace:
+        parts.append(f"--namespace {opts.namespace}")
+    return " ".join(parts + ["--out DIR"])
+
+
+def render(opts: RenderOptions, out: Path) -> list[Path]:
+    """Write ``serve-config.yaml`` and ``ray-cluster.yaml`` into ``out``; return their paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    header = f"# Generated by `{command_line(opts)}` (serve/deploy.py). Do not edit: re-render.\n"
+    files = {
+        "serve-config.yaml": header + "# `serve deploy serve-config.yaml` on a running Ray cluster, or see ray-cluster.yaml.\n"
+        + dump_yaml(serve_config(opts)),
+        "ray-cluster.yaml": header + "# KubeRay RayService; needs deploy/kubernetes/ (namespace, RBAC, PVC) and the "
+        f"`{FLEET_SECRET}` Secret.\n" + dump_yaml(ray_service(opts)),
+    }
+    paths = []
+    for name, text in files.items():
+        path = out / name
+        path.write_text(text)
+        paths.append(path)
+    return paths
