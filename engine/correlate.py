@@ -25,7 +25,7 @@ from engine.incident import Incident, incident_id
 
 CLAIM_PREFIX = "persistentvolumeclaim/"  # same convention as engine.topology
 
-__all__ = ["Correlator", "PodPlacement", "Topology", "grouping_key", "is_node_symptom"]
+__all__ = ["Correlator", "PodPlacement", "Topology", "grouping_key", "is_node_symptom", "topology_ref"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,17 @@ class PodPlacement:
 #: (cluster, namespace, pod) → where the pod runs and what owns it, or None when unknown. The third
 #: argument may also be ``persistentvolumeclaim/<claim>``: the placement of a pod mounting the claim.
 Topology = Callable[[str, str, str], PodPlacement | None]
+
+
+def topology_ref(target: AlertTarget) -> str | None:
+    """What to ask the topology about for an alert target: its pod, or the claim's mounting pods."""
+    if not target.namespace:
+        return None
+    if target.kind == "Pod":
+        return target.name
+    if target.kind == "PersistentVolumeClaim":
+        return f"{CLAIM_PREFIX}{target.name}"
+    return None
 
 
 def grouping_key(target: AlertTarget, placement: PodPlacement | None = None) -> tuple[str, AlertTarget]:
@@ -150,11 +161,11 @@ class Correlator:
 
     def _placement(self, alert: Alert) -> PodPlacement | None:
         t = alert.target()
-        if self.topology is None or t.kind not in ("Pod", "PersistentVolumeClaim") or not t.namespace:
+        ref = topology_ref(t)
+        if self.topology is None or ref is None:
             return None
-        ref = t.name if t.kind == "Pod" else f"{CLAIM_PREFIX}{t.name}"
         try:
-            return self.topology(alert.cluster, t.namespace, ref)
+            return self.topology(alert.cluster, t.namespace or "", ref)
         except Exception:  # topology is an enrichment; grouping by name still works without it
             return None
 

@@ -12,14 +12,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.alerts import Alert, PayloadError, RejectedAlert, normalise, parse_payload
+from engine.alerts import Alert, PayloadError, RejectedAlert, WebhookPayload, normalise, parse_payload
 from engine.correlate import Correlator
 from engine.history import HistoryStore
 from engine.incident import Incident
 
-__all__ = ["UNKNOWN_CLUSTER", "Ingestor", "ReceiveResult", "incident_from_store", "resolve_cluster"]
+__all__ = ["UNKNOWN_CLUSTER", "Ingestor", "Prepared", "ReceiveResult", "incident_from_store", "resolve_cluster"]
 
 UNKNOWN_CLUSTER = "unknown"
+
+
+@dataclass
+class Prepared:
+    """A parsed webhook: its envelope and its valid alerts, each with its cluster resolved."""
+
+    payload: WebhookPayload
+    alerts: list[Alert]
+    rejected: list[RejectedAlert]
+    unresolved: int
 
 
 @dataclass
@@ -28,6 +38,7 @@ class ReceiveResult:
     rejected: list[RejectedAlert] = field(default_factory=list)
     changed: list[Incident] = field(default_factory=list)
     unresolved_cluster: int = 0
+    per_cluster: dict[str, int] = field(default_factory=dict)  # accepted alerts by resolved cluster
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -78,7 +89,8 @@ class Ingestor:
         self.correlator = correlator
         self.url_map = {k.rstrip("/"): v for k, v in (url_map or {}).items()}
 
-    def receive(self, body: Any, path_cluster: str | None = None) -> ReceiveResult:
+    def prepare(self, body: Any, path_cluster: str | None = None) -> Prepared:
+        """Parse and normalise a webhook body; raises PayloadError for an unusable envelope."""
         payload, good, rejected = parse_payload(body)
         alerts: list[Alert] = []
         unresolved = 0
@@ -86,6 +98,12 @@ class Ingestor:
             cluster, ok = resolve_cluster(path_cluster, wa.labels, payload.externalURL, self.url_map)
             unresolved += not ok
             alerts.append(normalise(wa, cluster, cluster_resolved=ok))
+        return Prepared(payload, alerts, rejected, unresolved)
+
+    def receive(self, body: Any, path_cluster: str | None = None, *, prepared: Prepared | None = None) -> ReceiveResult:
+        """Store and correlate one webhook (``prepared``: the body already parsed by ``prepare``)."""
+        p = prepared or self.prepare(body, path_cluster)
+        payload, alerts, rejected, unresolved = p.payload, p.alerts, p.rejected, p.unresolved
         changed = self.correlator.ingest(alerts)
         incident_of = dict(self.correlator.alert_incident)
         self.history.record_alerts(alerts, incident_of)
@@ -111,7 +129,11 @@ class Ingestor:
         if payload.truncatedAlerts:
             self.history.add_event(None, "alerts_truncated", {
                 "groupKey": payload.groupKey, "truncatedAlerts": payload.truncatedAlerts})
-        return ReceiveResult(accepted=len(alerts), rejected=rejected, changed=changed, unresolved_cluster=unresolved)
+        per_cluster: dict[str, int] = {}
+        for a in alerts:
+            per_cluster[a.cluster] = per_cluster.get(a.cluster, 0) + 1
+        return ReceiveResult(accepted=len(alerts), rejected=rejected, changed=changed, unresolved_cluster=unresolved,
+                             per_cluster=per_cluster)
 
 
     def _write_postmortem(self, inc: Incident) -> None:

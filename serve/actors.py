@@ -25,12 +25,12 @@ from typing import Any
 import ray
 
 from clusters.fleet import Fleet
-from engine.alerts import parse_payload
+from engine.alerts import Alert
 from engine.config import EngineConfig
-from engine.correlate import Correlator, PodPlacement
+from engine.correlate import Correlator, PodPlacement, topology_ref
 from engine.history import HistoryStore
 from engine.incident import Incident
-from engine.ingest import Ingestor, incident_from_store, resolve_cluster
+from engine.ingest import Ingestor, incident_from_store
 from engine.pipeline import (
     Coalescer,
     collect_cluster,
@@ -131,16 +131,16 @@ class IncidentManager:
         self._scheduled_revision: dict[str, int] = {}
         self.lock = asyncio.Lock()
         # the change feed, the metrics and the dashboard's reads (it sees every webhook and investigation)
-        self.views = FleetViews(self.history, [c.name for c in self.fleet.clusters],
-                                lambda labels, url: resolve_cluster(None, labels, url, self.ingestor.url_map)[0])
+        self.views = FleetViews(self.history, [c.name for c in self.fleet.clusters])
 
     # -- ingest -------------------------------------------------------------------------------
     async def receive(self, body: Any, path_cluster: str | None) -> dict[str, Any]:
         """Store and correlate one webhook payload; raises PayloadError for an unusable envelope."""
-        await self._prefetch_placements(body, path_cluster)
+        prepared = self.ingestor.prepare(body, path_cluster)  # the one parse of this body in the actor
+        await self._prefetch_placements(prepared.alerts)
         async with self.lock:  # correlation and the DuckDB writes are one critical section
-            result = self.ingestor.receive(body, path_cluster)
-            self.views.on_receive(body, path_cluster, result.changed)
+            result = self.ingestor.receive(body, path_cluster, prepared=prepared)
+            self.views.on_receive(result.per_cluster, result.changed)
         for inc in result.changed:
             # investigate when an alert joined (revision bump); a repeat or a resolve needs no new look,
             # and merged incidents are investigated as part of the incident that absorbed them
@@ -152,21 +152,14 @@ class IncidentManager:
     def _topology(self, cluster: str, ns: str, pod: str) -> PodPlacement | None:
         return self._placements.get((cluster, ns, pod))
 
-    async def _prefetch_placements(self, body: Any, path_cluster: str | None) -> None:
+    async def _prefetch_placements(self, alerts: list[Alert]) -> None:
         """Ask the collectors where the alerts' pods run (pod → node, owner) before correlating."""
-
-        try:
-            payload, good, _ = parse_payload(body)
-        except Exception:
-            return
         wanted: dict[str, list[tuple[str, str]]] = {}
-        for wa in good:
-            cluster, _ = resolve_cluster(path_cluster, wa.labels, payload.externalURL, self.ingestor.url_map)
-            t = wa.labels
-            ref = t.get("pod") or (f"persistentvolumeclaim/{t['persistentvolumeclaim']}"
-                                   if t.get("persistentvolumeclaim") else None)
-            if ref and t.get("namespace") and (cluster, t["namespace"], ref) not in self._placements:
-                wanted.setdefault(cluster, []).append((t["namespace"], ref))
+        for a in alerts:
+            t = a.target()
+            ref = topology_ref(t)
+            if ref and (a.cluster, t.namespace, ref) not in self._placements:
+                wanted.setdefault(a.cluster, []).append((t.namespace or "", ref))
         calls = {c: self._collector(c).placements.remote(c, pods) for c, pods in wanted.items() if self.fleet.get(c)}
         for cluster, ref in calls.items():
             try:

@@ -10,7 +10,7 @@ It runs on the actor's event loop, like the store it reads.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -27,7 +27,7 @@ from engine.fleet_queries import (
 )
 from engine.history import HistoryStore
 from engine.incident import Incident
-from serve.metrics import FleetMetrics, count_by_cluster
+from serve.metrics import FleetMetrics
 
 __all__ = ["DEFAULT_SPAN", "FleetViews"]
 
@@ -36,7 +36,6 @@ log = logging.getLogger("fleetsre.views")
 #: How far back trends look when the caller gives no ``since``.
 DEFAULT_SPAN = {"hour": timedelta(hours=48), "day": timedelta(days=30)}
 
-Resolver = Callable[[Mapping[str, str], str], str]
 
 
 def _wall_clock() -> datetime:
@@ -45,21 +44,20 @@ def _wall_clock() -> datetime:
 
 
 class FleetViews:
-    def __init__(self, history: HistoryStore, fleet_clusters: list[str], resolve: Resolver, *,
+    def __init__(self, history: HistoryStore, fleet_clusters: list[str], *,
                  feed_capacity: int = 1024, clock: Callable[[], datetime] = _wall_clock) -> None:
         self.history = history
         self.fleet_clusters = list(fleet_clusters)
-        self.resolve = resolve
         self.clock = clock
         self.feed = ChangeFeed(feed_capacity)
         self.metrics = FleetMetrics()
         self._known = incident_ids(history)  # "opened" means new to the store, across restarts too
 
     # -- what happened ----------------------------------------------------------------------------
-    def on_receive(self, body: Any, path_cluster: str | None, changed: list[Incident]) -> None:
-        """A webhook was stored: count its alerts and publish the incidents it changed."""
+    def on_receive(self, per_cluster: dict[str, int], changed: list[Incident]) -> None:
+        """A webhook was stored: count its alerts (by resolved cluster) and publish the incidents it changed."""
         try:
-            self._on_receive(body, path_cluster, changed)
+            self._on_receive(per_cluster, changed)
         except Exception:  # the alerts are stored: a view must never turn their 2xx into a 5xx
             log.exception("updating the feed and metrics after a webhook failed")
 
@@ -72,8 +70,8 @@ class FleetViews:
         except Exception:
             log.exception("updating the feed and metrics after an investigation failed")
 
-    def _on_receive(self, body: Any, path_cluster: str | None, changed: list[Incident]) -> None:
-        self.metrics.received(count_by_cluster(body, path_cluster, self.resolve))
+    def _on_receive(self, per_cluster: dict[str, int], changed: list[Incident]) -> None:
+        self.metrics.received(per_cluster)
         self._publish(changed, self._change_kind)
 
     def _change_kind(self, inc: Incident) -> str:

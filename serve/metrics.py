@@ -16,7 +16,6 @@ names carry no ``ray_`` prefix; Ray's own (``ray_serve_*``) stay on Ray's metric
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -91,20 +90,3 @@ class FleetMetrics:
 
     def text(self) -> str:
         return generate_latest(self.registry).decode()
-
-
-def count_by_cluster(body: Any, path_cluster: str | None, resolve: Any) -> dict[str, int]:
-    """Alerts per cluster in a raw webhook body; ``resolve(labels, external_url) -> cluster``."""
-    if not isinstance(body, dict) or not isinstance(body.get("alerts"), list):
-        return {}
-    external = body.get("externalURL") if isinstance(body.get("externalURL"), str) else ""
-    out: dict[str, int] = {}
-    for alert in body["alerts"]:
-        labels = alert.get("labels") if isinstance(alert, dict) else None
-        labels = labels if isinstance(labels, dict) else {}
-        cluster = path_cluster or resolve(labels, external)
-        out[cluster] = out.get(cluster, 0) + 1
-    return out
-
-
-__all__ += ["count_by_cluster"]

@@ -17,9 +17,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from engine.correlate import Correlator
 from engine.fleet_models import FeedEvent
 from engine.history import HistoryStore
-from engine.ingest import Ingestor, resolve_cluster
+from engine.ingest import Ingestor
 from serve.fleet_views import FleetViews
-from serve.metrics import METRIC_NAMES, FleetMetrics, count_by_cluster
+from serve.metrics import METRIC_NAMES, FleetMetrics
 from tests.conftest import make_alert, make_payload
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,14 +35,13 @@ def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 def wired() -> tuple[FleetViews, Ingestor]:
     store = HistoryStore(":memory:")
     ing = Ingestor(store, Correlator(), {"http://am.us:9093": "us"})
-    views = FleetViews(store, ["eu", "us"], lambda labels, url: resolve_cluster(None, labels, url, ing.url_map)[0],
-                       clock=lambda: NOW)
+    views = FleetViews(store, ["eu", "us"], clock=lambda: NOW)
     return views, ing
 
 
 def _receive(views: FleetViews, ing: Ingestor, body: dict, cluster: str | None) -> list[str]:
     result = ing.receive(body, cluster)
-    views.on_receive(body, cluster, result.changed)
+    views.on_receive(result.per_cluster, result.changed)
     return [i.id for i in result.changed]
 
 
@@ -74,9 +73,9 @@ def test_an_incident_is_published_opened_then_updated_then_resolved(wired) -> No
 def test_an_incident_already_in_the_store_is_updated_not_opened(wired) -> None:
     views, ing = wired
     (inc,) = _receive(views, ing, make_payload(_crash("api-7d9c5b6f4-x2kqp", "f1")), "eu")
-    restarted = FleetViews(views.history, ["eu"], views.resolve, clock=lambda: NOW)  # a new manager, same store
+    restarted = FleetViews(views.history, ["eu"], clock=lambda: NOW)  # a new manager, same store
     result = ing.receive(make_payload(_crash("api-7d9c5b6f4-b8wzd", "f2")), "eu")
-    restarted.on_receive({}, "eu", result.changed)
+    restarted.on_receive({}, result.changed)
     assert [e["kind"] for e in restarted.feed.since(0)["events"]] == ["updated"]
 
 
@@ -115,20 +114,21 @@ def test_a_failing_view_never_breaks_ingest(wired, caplog: pytest.LogCaptureFixt
     body = make_payload(_crash("api-7d9c5b6f4-x2kqp", "f1"))
     changed = ing.receive(body, "eu").changed
     views.history.close()  # every query now raises
-    views.on_receive(body, "eu", changed)  # logged, not raised
+    views.on_receive({"eu": 1}, changed)  # logged, not raised
     views.on_investigated(changed[0], 1.0, ok=True)
     assert views.feed.seq == 0
     assert [r.message for r in caplog.records] == ["updating the feed and metrics after a webhook failed",
                                                    "updating the feed and metrics after an investigation failed"]
 
 
-def test_count_by_cluster_reads_raw_bodies_defensively() -> None:
-    def resolve(labels, url):
-        return labels.get("cluster") or "unknown"
-    body = {"alerts": [{"labels": {"cluster": "a"}}, {"labels": {}}, "junk", {"labels": None}]}
-    assert count_by_cluster(body, None, resolve) == {"a": 1, "unknown": 3}
-    assert count_by_cluster(body, "p", resolve) == {"p": 4}
-    assert count_by_cluster({"alerts": "no"}, None, resolve) == {}
+def test_received_alerts_are_counted_by_the_cluster_the_ingestor_resolved(wired) -> None:
+    _, ing = wired
+    body = make_payload(_crash("api-7d9c5b6f4-x2kqp", "f1"), {"broken": True}, external_url="http://am.us:9093")
+    assert ing.receive(body, None).per_cluster == {"us": 1}  # the rejected alert is not counted
+    labelled = make_alert("KubePodCrashLooping", {"namespace": "a", "pod": "x-0", "cluster": "ap"}, fp="0a" * 8,
+                          starts="2026-11-23T10:00:00Z")
+    assert ing.receive(make_payload(labelled), None).per_cluster == {"ap": 1}
+    assert ing.receive(make_payload(labelled), "path").per_cluster == {"path": 1}
 
 
 def test_llm_tokens_count_up_when_used() -> None:
