@@ -15,13 +15,12 @@ from engine.detectors import patterns as P
 from engine.detectors.base import DetectContext, Finding
 from engine.detectors.common import (
     Hits,
+    add_log_hit,
     container_problem,
     crash_info,
     is_crashing,
-    log_item,
     ref,
     scan_logs,
-    status_item,
     view,
 )
 from engine.report import Subject
@@ -40,13 +39,8 @@ def detect(ctx: DetectContext) -> list[Finding]:
         base = 0.8 if (crash or is_crashing(c)) else (0.7 if container_problem(c) else 0.65)
         line = found[0][0].get("line") or ""
         until = next((m for r, _ in found for m in [P.CERT_NOT_AFTER.search(r.get("line") or "")] if m), None)
-        hits.add(
-            v.subject_for_pod(pod),
-            base * v.history_factor(pod, crash[2] if crash else None),
-            [log_item(r) for r, _ in found[:3]] + [status_item(c)],
-            "log",
-            pods=[pod.get("name")],
-            container=c.get("container"),
+        add_log_hit(
+            v, hits, pod, c, found, base,
             expired=bool(P.CERT_EXPIRED.search(line)),
             not_after=((until.group("t") or until.group("jvm")).strip() if until else None),
             line=line[:200],

@@ -58,6 +58,7 @@ from engine.report import Subject
 
 __all__ = [
     "RECENT_S",
+    "add_log_hit",
     "DetectorFinding",
     "Hits",
     "View",
@@ -361,3 +362,19 @@ def view(ctx: DetectContext) -> View:
     v = View(ctx)
     _CACHE[ctx.evidence] = (ctx, v)
     return v
+
+
+def add_log_hit(v: View, hits: Hits, pod: dict[str, Any], c: dict[str, Any], found: list[Any], base: float, *,
+                lines: int = 3, **facts: Any) -> None:
+    """A log pattern matched in a focus container: one hit from its first lines and the container's status,
+    weighed by how recent the failure is."""
+    crash = crash_info(c)
+    hits.add(
+        v.subject_for_pod(pod),
+        base * v.history_factor(pod, crash[2] if crash else None),
+        [log_item(r) for r, _ in found[:lines]] + [status_item(c)],
+        "log",
+        pods=[pod.get("name")],
+        container=c.get("container"),
+        **facts,
+    )

@@ -25,11 +25,11 @@ from engine.detectors.base import DetectContext, Finding
 from engine.detectors.common import (
     Hits,
     View,
+    add_log_hit,
     container_problem,
     crash_info,
     event_item,
     is_crashing,
-    log_item,
     ref,
     scan_logs,
     status_item,
@@ -88,13 +88,8 @@ def _logs(v: View, hits: Hits, pod: dict[str, Any], c: dict[str, Any]) -> None:
     row, m = found[0]
     # pydantic-settings prints the model field; it reads the env var of that name, case-insensitively
     var = m.groupdict().get("var") or (m.groupdict().get("field") or "").upper() or None
-    hits.add(
-        v.subject_for_pod(pod),
-        base * v.history_factor(pod, crash[2] if crash else None),
-        [log_item(r) for r, _ in found[:4]] + [status_item(c)],
-        "log",
-        pods=[pod.get("name")],
-        container=c.get("container"),
+    add_log_hit(
+        v, hits, pod, c, found, base, lines=4,
         problem=(row.get("line") or "")[:200],
         variable=var,
     )

@@ -17,13 +17,12 @@ from engine.detectors.base import DetectContext, Finding
 from engine.detectors.common import (
     Hits,
     View,
+    add_log_hit,
     crash_info,
     event_item,
     is_crashing,
-    log_item,
     ref,
     scan_logs,
-    status_item,
     view,
 )
 from engine.report import EvidenceItem, Subject
@@ -39,15 +38,7 @@ def detect(ctx: DetectContext) -> list[Finding]:
         if found:
             crash = crash_info(c)
             base = 0.75 if (crash or is_crashing(c)) else 0.6
-            hits.add(
-                v.subject_for_pod(pod),
-                base * v.history_factor(pod, crash[2] if crash else None),
-                [log_item(r) for r, _ in found[:3]] + [status_item(c)],
-                "log",
-                pods=[pod.get("name")],
-                container=c.get("container"),
-                line=(found[0][0].get("line") or "")[:200],
-            )
+            add_log_hit(v, hits, pod, c, found, base, line=(found[0][0].get("line") or "")[:200])
     _events(v, hits)
     for pod in v.focus_pods:
         if pod.get("reason") == "Evicted" and P.EPHEMERAL_LIMIT.search(pod.get("message") or ""):
