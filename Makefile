@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint alertmanager chromium clean
+.PHONY: demo test bench lint alertmanager chromium clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,10 +28,14 @@ chromium:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check engine serve clusters tests
+	$(BIN)/ruff check engine serve clusters tests benchmarks
 
 test: $(BIN)/.installed alertmanager chromium lint
 	$(BIN)/pytest -q
+
+# Every benchmark of benchmarks/ (tables on stdout, JSON in benchmarks/results/); QUICK=1 for small sizes.
+bench: $(BIN)/.installed alertmanager
+	$(BIN)/python -m benchmarks $(if $(QUICK),--quick,) $(BENCH)
 
 clean:
 	rm -rf $(VENV) fleetsre-data .pytest_cache
