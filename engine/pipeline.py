@@ -19,6 +19,7 @@ from engine.evidence import write_evidence
 from engine.evidence_query import IncidentEvidence
 from engine.history import HistoryStore
 from engine.incident import Incident
+from engine.reasoning import Reasoner, Record, make_reasoner
 from engine.remediate import remediate_incident
 from engine.report import Report
 from engine.runbooks import RunbookSet
@@ -42,18 +43,25 @@ def collect_cluster(source: ClusterSource, inc: Incident, cfg: EngineConfig) -> 
                        for e in ev.rows["errors"]]}
 
 
-def investigate_incident(inc: Incident, cfg: EngineConfig) -> Report:
+def investigate_incident(inc: Incident, cfg: EngineConfig, *, reasoner: Reasoner | None = None,
+                         record: Record | None = None) -> Report:
+    """The deterministic report, refined by ``reasoner`` when one is given (its audit trail goes to
+    ``record(kind, payload)``)."""
     from engine.investigate import investigate
 
     with IncidentEvidence(cfg.data_dir, inc.id) as evidence:
-        return investigate(inc, evidence, recent_rollout_s=cfg.investigation.recent_rollout_s)
+        report = investigate(inc, evidence, recent_rollout_s=cfg.investigation.recent_rollout_s)
+        return reasoner.refine(inc, evidence, report, record) if reasoner else report
 
 
-def with_history(report: Report, inc: Incident, history: HistoryStore, cfg: EngineConfig) -> Report:
-    """Add the history section (past incidents like this one, and their patterns) to a report."""
+def with_history(report: Report, inc: Incident, history: HistoryStore, cfg: EngineConfig,
+                 memory: Any = None) -> Report:
+    """Add the history section (past incidents like this one, and their patterns) to a report; with
+    ``memory`` (engine.memory.SemanticMemory) the semantically similar ones too."""
     from engine.history_analysis import analyse_history
 
-    return report.model_copy(update={"history": analyse_history(history, inc, report, Path(cfg.data_dir))})
+    return report.model_copy(update={"history": analyse_history(history, inc, report, Path(cfg.data_dir),
+                                                                memory=memory)})
 
 
 def unreachable_summary(cluster: str, reason: str) -> dict[str, Any]:
@@ -64,10 +72,10 @@ def unreachable_summary(cluster: str, reason: str) -> dict[str, Any]:
 
 def run_incident(inc: Incident, sources: dict[str, ClusterSource], cfg: EngineConfig,
                  history: HistoryStore | None = None, *, runbooks: RunbookSet | None = None,
-                 writers: Mapping[str, ClusterWriter] | None = None) -> Report:
-    """Collect every cluster of the incident, then investigate, recording the audit trail; with
-    ``runbooks``, run the matching runbook in ``cfg.remediation_mode`` (mutations only through
-    ``writers``, by cluster)."""
+                 writers: Mapping[str, ClusterWriter] | None = None, reasoner: Reasoner | None = None) -> Report:
+    """Collect every cluster of the incident, then investigate (refined by ``reasoner``, default:
+    the one ``cfg.reasoner`` configures), recording the audit trail; with ``runbooks``, run the
+    matching runbook in ``cfg.remediation_mode`` (mutations only through ``writers``, by cluster)."""
     for cluster in inc.clusters:
         src = sources.get(cluster)
         summary = collect_cluster(src, inc, cfg) if src else unreachable_summary(
@@ -76,7 +84,10 @@ def run_incident(inc: Incident, sources: dict[str, ClusterSource], cfg: EngineCo
             write_missing(cfg.data_dir, inc.id, cluster, summary)
         if history:
             history.add_event(inc.id, "collected", summary)
-    report = investigate_incident(inc, cfg)
+    if reasoner is None:
+        reasoner = make_reasoner(cfg.reasoner, history=history, runbooks=runbooks)
+    record = (lambda kind, payload: history.add_event(inc.id, kind, payload)) if history else None
+    report = investigate_incident(inc, cfg, reasoner=reasoner, record=record)
     if runbooks is not None:
         cluster = report.root_cause.subject.cluster
         report = remediate_incident(report, runbooks, Path(cfg.data_dir), mode=cfg.remediation_mode,

@@ -16,6 +16,7 @@ __all__ = [
     "ActionStep",
     "History",
     "PastIncident",
+    "Reasoning",
     "TRIGGERS",
     "Category",
     "EvidenceItem",
@@ -121,9 +122,11 @@ class PastIncident(_Model):
     resolved_at: datetime | None = None
     category: str | None = None
     subject: str = ""
-    matched_on: list[str] = Field(default_factory=list, description="alertname, workload, node")
+    matched_on: list[str] = Field(default_factory=list, description="alertname, workload, node, semantic")
     action: str = Field("", description="what was done or recommended then")
     outcome: str = Field("", description="resolved after N min, still open, recurred, ...")
+    score: float | None = Field(None, description="semantic similarity (memory search), when matched on meaning")
+    summary: str = Field("", description="its root cause summary (semantic matches)")
 
 
 class History(_Model):
@@ -132,6 +135,32 @@ class History(_Model):
     clusters: list[str] = Field(default_factory=list, description="clusters where the same fault appeared")
     findings: list[str] = Field(default_factory=list, description="patterns: a leak, a fleet-wide fault, ...")
     advice: str = ""
+
+
+class Hypothesis(_Model):
+    """A root cause the LLM proposed but that did not replace the report's (see ``Reasoning.note``)."""
+
+    category: Category
+    summary: str
+    confidence: float = Field(ge=0.0, le=1.0)
+    evidence: list[str] = Field(default_factory=list, description="the evidence it cited, as quoted")
+
+
+class Reasoning(_Model):
+    """How the report was reasoned: which backend was asked, which produced it, and what it cost."""
+
+    backend: str = Field(description="the backend configured: rules, vllm or claude")
+    produced_by: str = Field(description="the backend whose root cause the report carries")
+    model: str | None = None
+    fallback_reason: str | None = Field(None, description="why the deterministic report stands, when it does")
+    note: str = Field("", description="e.g. why a disagreeing LLM answer was kept as an alternative")
+    alternative: Hypothesis | None = None
+    rounds: int = 0
+    tool_calls: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd_estimate: float = Field(0.0, description="an estimate from the configured price table, not a bill")
+    latency_s: float = 0.0
 
 
 class Report(_Model):
@@ -147,7 +176,8 @@ class Report(_Model):
     actions: list[ActionStep] = Field(default_factory=list)
     history: History | None = None
     postmortem: str | None = Field(None, description="Markdown, once the incident has resolved")
-    backend: str = "rules"
+    backend: str = Field("rules", description="the backend that produced the root cause (see reasoning)")
+    reasoning: Reasoning | None = None
     generated_at: datetime = Field(description="the incident's clock when the report was made")
 
 
@@ -202,10 +232,28 @@ def render_markdown(report: Report) -> str:
         out.append("")
     if report.missing:
         out += ["## Not collected", ""] + [f"- {m}" for m in report.missing] + [""]
+    if report.reasoning and report.reasoning.backend != "rules":
+        out += _render_reasoning(report.reasoning)
     if report.postmortem:
         out += ["---", "", report.postmortem]
     out.append(f"_Alerts: {', '.join(report.alerts)}. Produced by the `{report.backend}` backend._")
     return "\n".join(out) + "\n"
 
 
-__all__ += ["render_markdown"]
+def _render_reasoning(r: Reasoning) -> list[str]:
+    out = ["## Reasoning", "", f"Asked `{r.backend}`" + (f" ({r.model})" if r.model else "")
+           + f"; the root cause is from `{r.produced_by}`."]
+    if r.fallback_reason:
+        out.append(f"Fell back to the deterministic report: {r.fallback_reason}.")
+    if r.note:
+        out.append(r.note)
+    if r.alternative:
+        a = r.alternative
+        out += ["", f"Alternative hypothesis: **{a.category}** ({a.confidence:.2f}): {a.summary}"]
+        out += [f"- {e}" for e in a.evidence]
+    out += ["", f"{r.rounds} round(s), {r.tool_calls} tool call(s), {r.tokens_in} tokens in, {r.tokens_out} out, "
+            f"~${r.cost_usd_estimate:.4f} (estimate), {r.latency_s:.1f} s", ""]
+    return out
+
+
+__all__ += ["Hypothesis", "render_markdown"]
