@@ -6,13 +6,19 @@ ended. From them: recurrence counts, the same fault across clusters, and the sam
 applied again and again — memory raised 128Mi → 256Mi → 512Mi for a workload that keeps being
 OOM-killed is a leak, not sizing. Memory limits come from the past incidents' own Parquet evidence,
 so the diagnosis does not depend on who raised them (fleetsre in auto mode, or a person).
+
+With a semantic memory (``engine.memory``), the past incidents closest in meaning — the same failure
+mode on other workloads, in other clusters, under other alert names — join the list (matched on
+``semantic``), deduplicated against the ones DuckDB found.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 
@@ -20,9 +26,18 @@ from engine.history import HistoryStore
 from engine.incident import Incident
 from engine.report import History, PastIncident, Report
 
-__all__ = ["analyse_history", "find_similar"]
+__all__ = ["SimilarIncidents", "analyse_history", "find_similar", "semantic_similar"]
+
+log = logging.getLogger("fleetsre.history")
 
 MAX_SIMILAR = 50
+MAX_SEMANTIC = 5
+
+
+class SimilarIncidents(Protocol):
+    """What analyse_history needs of a memory (``engine.memory.SemanticMemory``)."""
+
+    def similar_incidents(self, text: str, k: int = 5, exclude_id: str | None = None) -> list[dict[str, Any]]: ...
 
 
 def _subject_key(inc_key: str) -> str | None:
@@ -131,8 +146,54 @@ def _current_limit(data_dir: Path, inc: Incident) -> int | None:
     return _memory_limits(data_dir, [inc.id], inc.key.removeprefix("workload:")).get(inc.id)
 
 
-def analyse_history(store: HistoryStore, inc: Incident, report: Report, data_dir: Path) -> History:
-    """The history section of ``report`` for ``inc``, from the store and the past incidents' evidence."""
+def _when(value: Any) -> datetime | None:
+    if isinstance(value, datetime) or value is None:
+        return value
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
+def semantic_similar(memory: SimilarIncidents, inc: Incident, report: Report, known: set[str],
+                     k: int = MAX_SEMANTIC) -> list[PastIncident]:
+    """Past incidents of the same category closest in meaning to this report, not already in ``known``.
+
+    Same category only: in a rules report a neighbour of another failure mode is noise (the LLM tools
+    see every hit with its score). Incidents opened after this one are left out, as in find_similar,
+    so a replay reads as it did then."""
+    from engine.memory import incident_text
+
+    try:
+        hits = memory.similar_incidents(incident_text(report, [a.alertname for a in inc.alerts]),
+                                        k=k + len(known), exclude_id=inc.id)
+    except Exception:  # memory enriches the report; it must never cost the report
+        log.warning("semantic memory search failed for %s", inc.id, exc_info=True)
+        return []
+    floor = getattr(memory, "min_score", 0.0)
+    out: list[PastIncident] = []
+    for h in hits:
+        opened, resolved = _when(h.get("opened_at")), _when(h.get("resolved_at"))
+        if (h.get("incident_id") in known or h.get("incident_id") == inc.id or h.get("score", 0) < floor
+                or h.get("category") != report.root_cause.category or (opened and opened > inc.opened_at)):
+            continue
+        when = opened or resolved or report.generated_at
+        outcome = (f"resolved after {(resolved - opened).total_seconds() / 60:.0f} min" if opened and resolved
+                   else ("resolved" if resolved else ""))
+        subject = str(h.get("subject") or "")
+        out.append(PastIncident(
+            incident_id=h["incident_id"], cluster=h.get("cluster") or "", opened_at=when, resolved_at=resolved,
+            category=h.get("category"), subject=subject.split(" ", 1)[-1], matched_on=["semantic"],
+            outcome=outcome, score=h.get("score"), summary=h.get("summary") or ""))
+        if len(out) >= k:
+            break
+    return out
+
+
+def analyse_history(store: HistoryStore, inc: Incident, report: Report, data_dir: Path,
+                    memory: SimilarIncidents | None = None) -> History:
+    """The history section of ``report`` for ``inc``, from the store and the past incidents' evidence
+    (and, with ``memory``, the past incidents closest in meaning)."""
     rows = find_similar(store, inc)
     reports = store.latest_reports([r["id"] for r in rows])
     similar = [
@@ -144,6 +205,8 @@ def analyse_history(store: HistoryStore, inc: Incident, report: Report, data_dir
         )
         for r in rows
     ]
+    semantic = semantic_similar(memory, inc, report, {p.incident_id for p in similar}) if memory else []
+    similar += semantic
     recurrence = Counter(m for p in similar for m in p.matched_on)
     same_fault = [r for r in rows if r.get("key") == inc.key and r.get("category") == report.root_cause.category]
     clusters = sorted({r["cluster"] for r in same_fault} | ({inc.cluster} if same_fault else set()))
@@ -156,6 +219,10 @@ def analyse_history(store: HistoryStore, inc: Incident, report: Report, data_dir
     leak = _leak_finding(rows, inc, report, _current_limit(data_dir, inc), data_dir)
     if leak:
         findings.append(leak)
+    elsewhere = [p for p in semantic if p.subject != inc.key.split(":", 1)[-1]]
+    if elsewhere:
+        where = ", ".join(f"{p.subject} ({p.cluster})" for p in elsewhere)
+        findings.append(f"the same failure mode ({report.root_cause.category}) was seen on other workloads: {where}")
     return History(similar=similar, recurrence=dict(recurrence), clusters=clusters if len(clusters) >= 2 else [],
                    findings=findings, advice=_advice(leak, clusters, same_fault))
 

@@ -10,8 +10,14 @@ One source of truth for ``fleetsre deploy render`` and the checked-in ``ray-clus
 
 Shape: the head runs no work (``num-cpus: "0"``, and every fleetsre actor asks for the custom resource
 ``WORKER_RESOURCE`` that only the worker groups advertise); an autoscaling CPU worker group runs the
-ingress replicas and the actors; with ``llm`` a GPU worker group runs ``ray.serve.llm:build_openai_app``
-as a second application. fleet.yaml (kubeconfigs, tokens) comes from a Secret; the data dir is a PVC.
+ingress replicas and the actors; a one-pod ``history`` group advertises ``fleetsre-history`` and holds
+the incident manager (the DuckDB writer, restarted there if it dies); with ``zones`` one worker group
+per network zone (``zone-<zone>``, pods on Kubernetes nodes labelled ``ZONE_NODE_LABEL=<zone>``)
+advertises ``zone:<zone>`` for the collectors of that zone's clusters (``serve/placement.py``); with
+``llm`` a GPU worker group runs ``ray.serve.llm:build_openai_app`` as a second application.
+fleet.yaml (kubeconfigs, tokens) comes from a Secret; the data dir is a PVC that every worker group
+mounts (collectors write evidence, the investigator reads it, the manager owns DuckDB): it must be
+ReadWriteMany as soon as more than one worker pod runs.
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ import yaml
 
 from serve.app import APP_NAME, app_builder
 from serve.ingress import Ingress
+from serve.llm import LLMOptions, openai_app_args
+from serve.placement import HISTORY_RESOURCE, ZONE_PER_NODE, zone_resource
 
 __all__ = ["RenderOptions", "WORKER_RESOURCE", "dump_yaml", "ray_service", "render", "serve_config"]
 
@@ -40,6 +48,9 @@ WORKER_RESOURCE_PER_NODE = 1000
 FLEET_SECRET = "fleetsre-fleet"
 DATA_PVC = "fleetsre-data"
 SERVICE_ACCOUNT = "fleetsre"
+# Kubernetes node label that puts a zone's Ray workers on nodes that can reach that zone's API servers
+ZONE_NODE_LABEL = "fleetsre.io/network-zone"
+LLM_SECRET = "fleetsre-llm"  # optional: key anthropic_api_key for the `claude` reasoner
 
 
 @dataclass(frozen=True)
@@ -54,10 +65,19 @@ class RenderOptions:
     llm_model_id: str = "triage-llm"
     llm_model_source: str = "Qwen/Qwen2.5-7B-Instruct"
     llm_accelerator: str = "L4"
+    zones: tuple[str, ...] = ()  # the fleet's zones (Fleet.zones()): one worker group each
+    fleet_revision: str | None = None  # bump to make KubeRay redeploy the app after the fleet Secret changed
+    config_path: str | None = None  # engine settings (EngineConfig YAML) inside the pods, e.g. next to fleet.yaml
 
     def __post_init__(self) -> None:
-        for field in ("fleet_path", "data_dir"):
-            if not PurePosixPath(getattr(self, field)).is_absolute():
+        from clusters.fleet import ClusterEntry
+
+        for zone in self.zones:  # the fleet file's own rule: a zone is a resource and a group name part
+            ClusterEntry.model_validate({"name": "x", "in_cluster": True, "zone": zone})
+        if len(set(self.zones)) != len(self.zones):
+            raise ValueError(f"zones repeat: {list(self.zones)}")
+        for field in ("fleet_path", "data_dir", "config_path"):
+            if getattr(self, field) is not None and not PurePosixPath(getattr(self, field)).is_absolute():
                 raise ValueError(f"{field} must be an absolute path inside the pods, got {getattr(self, field)!r}")
         if self.mode not in ("recommend", "auto"):
             raise ValueError(f"mode must be recommend or auto, got {self.mode!r}")
@@ -71,7 +91,9 @@ def _fleetsre_app(opts: RenderOptions) -> dict[str, Any]:
         "route_prefix": "/",
         "import_path": IMPORT_PATH,
         "args": {"fleet": opts.fleet_path, "data_dir": opts.data_dir, "mode": opts.mode,
-                 "worker_resource": WORKER_RESOURCE},
+                 "worker_resource": WORKER_RESOURCE, "history_resource": HISTORY_RESOURCE,
+                 **({"fleet_revision": opts.fleet_revision} if opts.fleet_revision else {}),
+                 **({"config": opts.config_path} if opts.config_path else {})},
         "deployments": [{
             "name": Ingress.name,
             "max_ongoing_requests": 64,
@@ -82,24 +104,13 @@ def _fleetsre_app(opts: RenderOptions) -> dict[str, Any]:
 
 
 def _llm_app(opts: RenderOptions) -> dict[str, Any]:
+    llm = LLMOptions(model_id=opts.llm_model_id, model_source=opts.llm_model_source,
+                     accelerator_type=opts.llm_accelerator)
     return {
         "name": LLM_APP_NAME,
         "route_prefix": "/llm",  # -> /llm/v1/chat/completions
         "import_path": LLM_IMPORT_PATH,
-        "args": {
-            "llm_configs": [{
-                "model_loading_config": {"model_id": opts.llm_model_id, "model_source": opts.llm_model_source},
-                "accelerator_type": opts.llm_accelerator,
-                "engine_kwargs": {"max_model_len": 16384, "gpu_memory_utilization": 0.9,
-                                  "enable_auto_tool_choice": True, "tool_call_parser": "hermes"},
-                "deployment_config": {
-                    "max_ongoing_requests": 64,
-                    # the builder's default target is 1e9, i.e. never scales on load
-                    "autoscaling_config": {"min_replicas": 1, "max_replicas": 2, "target_ongoing_requests": 32},
-                },
-            }],
-            "ingress_deployment_config": {"ray_actor_options": {"num_cpus": 0.25}},
-        },
+        "args": openai_app_args(llm),  # serve/llm.py: validated against Ray's LLMConfig in the tests
     }
 
 
@@ -122,9 +133,10 @@ def _volumes(opts: RenderOptions, *, data: bool) -> tuple[list[dict[str, Any]], 
     return mounts, volumes
 
 
-def _worker_resources_param() -> str:
+def _resources_param(resources: dict[str, float]) -> str:
     # KubeRay passes rayStartParams through to `ray start`; this value becomes --resources='{"...": N}'
-    return json.dumps(json.dumps({WORKER_RESOURCE: WORKER_RESOURCE_PER_NODE}))
+    # (the JSON object as a quoted string: KubeRay's documented form is '"{\"Custom1\": 1}"')
+    return json.dumps(json.dumps(resources))
 
 
 def _head(opts: RenderOptions) -> dict[str, Any]:
@@ -152,25 +164,51 @@ def _head(opts: RenderOptions) -> dict[str, Any]:
     }
 
 
-def _cpu_group(opts: RenderOptions) -> dict[str, Any]:
+def _group(opts: RenderOptions, name: str, resources: dict[str, float], *, replicas: tuple[int, int, int],
+           cpu: str, memory: str) -> dict[str, Any]:
     mounts, volumes = _volumes(opts, data=True)
+    low, start, high = replicas
     return {
-        "groupName": "cpu",
-        "replicas": 1,
-        "minReplicas": 1,
-        "maxReplicas": 4,
-        "rayStartParams": {"resources": _worker_resources_param()},
+        "groupName": name,
+        "replicas": start,
+        "minReplicas": low,
+        "maxReplicas": high,
+        "rayStartParams": {"resources": _resources_param(resources)},
         "template": {"spec": {
             "serviceAccountName": SERVICE_ACCOUNT,
             "containers": [{
                 "name": "ray-worker",
                 "image": opts.image,
-                "resources": {"requests": {"cpu": "4", "memory": "8Gi"}, "limits": {"cpu": "4", "memory": "8Gi"}},
+                "resources": {"requests": {"cpu": cpu, "memory": memory}, "limits": {"cpu": cpu, "memory": memory}},
                 "volumeMounts": mounts,
+                # the `claude` reasoner's key, when the optional Secret exists (the investigator runs on workers)
+                "env": [{"name": "ANTHROPIC_API_KEY", "valueFrom": {"secretKeyRef": {
+                    "name": LLM_SECRET, "key": "anthropic_api_key", "optional": True}}}],
             }],
             "volumes": volumes,
         }},
     }
+
+
+def _cpu_group(opts: RenderOptions) -> dict[str, Any]:
+    """Ingress replicas, the investigator and the collectors of clusters without a zone (autoscaling)."""
+    return _group(opts, "cpu", {WORKER_RESOURCE: WORKER_RESOURCE_PER_NODE}, replicas=(1, 1, 4), cpu="4", memory="8Gi")
+
+
+def _history_group(opts: RenderOptions) -> dict[str, Any]:
+    """One pod that advertises the history resource: the incident manager (DuckDB, Qdrant) lives and restarts
+    here. Exactly one, so the manager never has two candidate nodes."""
+    return _group(opts, "history", {WORKER_RESOURCE: WORKER_RESOURCE_PER_NODE, HISTORY_RESOURCE: 1},
+                  replicas=(1, 1, 1), cpu="2", memory="8Gi")
+
+
+def _zone_group(opts: RenderOptions, zone: str) -> dict[str, Any]:
+    """The collectors of one zone's clusters, on Kubernetes nodes that can reach them. minReplicas 2 would
+    give instant fail-over; with 1, a lost pod's collectors wait for KubeRay to replace it."""
+    group = _group(opts, f"zone-{zone}", {zone_resource(zone): ZONE_PER_NODE}, replicas=(1, 1, 2), cpu="1",
+                   memory="2Gi")
+    group["template"]["spec"]["nodeSelector"] = {ZONE_NODE_LABEL: zone}
+    return group
 
 
 def _gpu_group(opts: RenderOptions) -> dict[str, Any]:
@@ -198,7 +236,8 @@ def _gpu_group(opts: RenderOptions) -> dict[str, Any]:
 
 def ray_service(opts: RenderOptions) -> dict[str, Any]:
     """The KubeRay RayService; its ``serveConfigV2`` is ``serve_config(opts)`` dumped as YAML."""
-    groups = [_cpu_group(opts)] + ([_gpu_group(opts)] if opts.llm else [])
+    groups = ([_cpu_group(opts), _history_group(opts)] + [_zone_group(opts, z) for z in opts.zones]
+              + ([_gpu_group(opts)] if opts.llm else []))
     return {
         "apiVersion": "ray.io/v1",
         "kind": "RayService",
@@ -243,6 +282,11 @@ def command_line(opts: RenderOptions) -> str:
         parts.append(f"--image {opts.image}")
     if opts.namespace != RenderOptions.namespace:
         parts.append(f"--namespace {opts.namespace}")
+    parts += [f"--zone {z}" for z in opts.zones]
+    if opts.fleet_revision:
+        parts.append(f"--fleet-revision {opts.fleet_revision}")
+    if opts.config_path:
+        parts.append(f"--config-path {opts.config_path}")
     return " ".join(parts + ["--out DIR"])
 
 
