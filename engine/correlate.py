@@ -1,166 +1,120 @@
-"""Correlation v1: deduplicate alerts and group them into incidents.
+"""The live correlator: alerts in (webhook by webhook), incidents out, by the rules of correlation v2.
 
-- Identity is (cluster, fingerprint): a repeat updates the stored alert, ``resolved`` closes it,
-  and an incident resolves when all its alerts have.
-- Alerts of one cluster that share a workload (a pod resolves to its owning Deployment,
-  StatefulSet, DaemonSet or Job) or a node, and start within the grouping window, form one incident.
-- A node incident absorbs the open incidents whose pods all run on that node, and pod alerts that
-  arrive later join it; this needs the pod → node topology, which live correlation asks the
-  collectors for (``Topology``) and ``investigate --dump`` reads from the dump.
+The rules live in :mod:`engine.correlation_rules` (episodes, keys, node absorption, islands, fleet
+incidents); this class keeps each cluster's *active* episodes and, after every batch, re-derives
+that cluster's incidents with :func:`~engine.correlation_rules.correlate_cluster` and diffs them
+against what it had. So live ingest and ``fleetsre replay`` (the same rules in DuckDB SQL) give the
+same alerts the same incidents with the same ids, whatever order the alerts of a cluster arrive in.
+An incident that a node incident swallows later becomes ``merged`` (``merged_into`` the node's).
 
-The correlator is a plain class driven by alert timestamps (never the wall clock), so live ingest
-and replay give the same incidents with the same ids. ``ingest`` returns the incidents that changed
-and need a (re-)investigation: one per incident, not per alert.
+Episodes leave the active set once their incident has resolved and nothing newer can reach it
+(``group_window_s`` + ``node_lead_s`` behind the newest event time seen in that cluster): memory is
+bounded by what is open or recent, not by history. Driven by alert timestamps, never the wall clock.
+
+``ingest`` returns the incidents that changed (each once); :meth:`Correlator.to_investigate` picks
+those that need a (re-)investigation, at most ``fleet_investigate_max`` clusters per fleet incident.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from datetime import timedelta
+from collections import defaultdict
+from collections.abc import Iterable
 
-from engine.alerts import Alert, AlertTarget
+from engine.alerts import Alert, alert_target
 from engine.config import CorrelationConfig
-from engine.incident import Incident, incident_id
+from engine.correlation_rules import (
+    CLAIM_PREFIX,
+    INF,
+    Episode,
+    FleetRow,
+    Island,
+    PodPlacement,
+    Topology,
+    correlate_cluster,
+    episode_of,
+    fleet_groups,
+    from_us,
+    grouping_key,
+    is_node_symptom,
+    node_lead_us,
+    to_us,
+    topology_ref,
+)
+from engine.incident import Incident
 
-CLAIM_PREFIX = "persistentvolumeclaim/"  # same convention as engine.topology
+__all__ = ["CLAIM_PREFIX", "Correlator", "PodPlacement", "Topology", "grouping_key", "is_node_symptom",
+           "topology_ref"]
 
-__all__ = ["Correlator", "PodPlacement", "Topology", "grouping_key", "is_node_symptom", "topology_ref"]
-
-
-@dataclass(frozen=True)
-class PodPlacement:
-    node: str | None
-    workload_kind: str | None
-    workload_name: str | None
-
-
-#: (cluster, namespace, pod) → where the pod runs and what owns it, or None when unknown. The third
-#: argument may also be ``persistentvolumeclaim/<claim>``: the placement of a pod mounting the claim.
-Topology = Callable[[str, str, str], PodPlacement | None]
-
-
-def topology_ref(target: AlertTarget) -> str | None:
-    """What to ask the topology about for an alert target: its pod, or the claim's mounting pods."""
-    if not target.namespace:
-        return None
-    if target.kind == "Pod":
-        return target.name
-    if target.kind == "PersistentVolumeClaim":
-        return f"{CLAIM_PREFIX}{target.name}"
-    return None
-
-
-def grouping_key(target: AlertTarget, placement: PodPlacement | None = None) -> tuple[str, AlertTarget]:
-    """The key an alert groups on, and the incident subject it implies."""
-    if target.kind == "Node":
-        return f"node:{target.name}", target
-    if target.kind == "Pod":
-        if placement and placement.workload_name:
-            kind = placement.workload_kind or "Pod"
-            subject = AlertTarget(kind=kind, namespace=target.namespace, name=placement.workload_name,
-                                  workload=placement.workload_name)
-            return f"workload:{target.namespace}/{placement.workload_name}", subject
-        wl = target.workload or target.name
-        return f"workload:{target.namespace}/{wl}", AlertTarget(
-            kind="Workload", namespace=target.namespace, name=wl, workload=wl)
-    if target.kind == "PersistentVolumeClaim" and placement and placement.workload_name:
-        # a volume alert is about the workload whose pods mount the claim
-        subject = AlertTarget(kind=placement.workload_kind or "Workload", namespace=target.namespace,
-                              name=placement.workload_name, workload=placement.workload_name)
-        return f"workload:{target.namespace}/{placement.workload_name}", subject
-    if target.kind in ("Deployment", "StatefulSet", "DaemonSet", "Job"):
-        return f"workload:{target.namespace}/{target.name}", target
-    if target.namespace:
-        return f"{target.kind.lower()}:{target.namespace}/{target.name}", target
-    return f"{target.kind.lower()}:{target.name}", target
+_Ep = tuple[str, int]  # (fingerprint, start µs) within a cluster
+_Part = tuple[str, str, str]  # fleet-pass partition: key, first alertname, revision
 
 
 class Correlator:
     def __init__(self, config: CorrelationConfig | None = None, topology: Topology | None = None) -> None:
         self.cfg = config or CorrelationConfig()
         self.topology = topology
-        self.alerts: dict[tuple[str, str], Alert] = {}
-        self.alert_incident: dict[tuple[str, str], str] = {}
         self.incidents: dict[str, Incident] = {}
-        self._open_by_key: dict[tuple[str, str], str] = {}
-        self._last_by_key: dict[tuple[str, str], str] = {}
-        self._merged_now: dict[str, None] = {}  # incidents absorbed during the current ingest call
+        #: (cluster, fingerprint) → the incident of that alert's latest episode
+        self.alert_incident: dict[tuple[str, str], str] = {}
+        #: (cluster, fingerprint, startsAt µs) → incident: every episode, flaps included
+        self.episode_incident: dict[tuple[str, str, int], str] = {}
+        self._active: dict[str, dict[_Ep, Episode]] = defaultdict(dict)
+        self._live_ids: dict[str, set[str]] = defaultdict(set)  # incidents still derived from active episodes
+        self._watermark: dict[str, int] = {}
+        self._latest: dict[tuple[str, str], int] = {}
+        self._sigs: dict[str, list[tuple[str, int, int]]] = {}  # incident → its members (fp, start, end) last seen
+        self._fleet_rows: dict[str, FleetRow] = {}  # incident → fleet-pass input row
+        self._fleet_parts: dict[_Part, set[str]] = defaultdict(set)
 
     # -- public -------------------------------------------------------------------------------
     def ingest(self, alerts: Iterable[Alert]) -> list[Incident]:
-        """Apply alerts in order; return the incidents that changed (each once)."""
-        changed: dict[str, None] = {}
-        self._merged_now = {}
+        """Apply a batch of alerts; return the incidents that changed (each once)."""
+        touched: dict[str, None] = {}
         for alert in alerts:
-            inc = self._apply(alert)
-            if inc is not None:
-                changed[inc.id] = None
-        # incidents absorbed on the way come last, so callers record them as merged
-        changed.update(self._merged_now)
+            self._apply(alert)
+            touched[alert.cluster] = None
+        changed: dict[str, None] = {}
+        parts: set[_Part] = set()
+        for cluster in touched:
+            self._recompute(cluster, changed, parts)
+        self._refleet(parts, changed)
         return [self.incidents[i] for i in changed]
 
     def open_incidents(self) -> list[Incident]:
         return [i for i in self.incidents.values() if i.status == "open"]
 
-    # -- internals ----------------------------------------------------------------------------
-    def _apply(self, alert: Alert) -> Incident | None:
-        ident = (alert.cluster, alert.fingerprint)
-        known = self.alerts.get(ident)
-        if known is not None:
-            return self._update(known, alert)
-        if alert.status == "resolved":
-            # a resolve for an alert we never saw firing: keep it, it opens nothing
-            self.alerts[ident] = alert
-            return None
-        self.alerts[ident] = alert
-        placement = self._placement(alert)
-        key, subject = grouping_key(alert.target(), placement)
-        node_inc = self._join_node_incident(alert, placement) or self._join_node_symptom(alert)
-        if node_inc is not None:
-            # the workload's own object-level alerts (replicas mismatch, rollout stuck) follow it there
-            self._fold_workload(node_inc, alert.cluster, key)
-        inc = node_inc or self._open(alert.cluster, key, alert)
-        if inc is None:
-            inc = self._create(alert.cluster, key, subject, alert)
-            if key.startswith("node:"):
-                self._absorb_pods_of_node(inc, subject.name)
-        else:
-            self._add(inc, alert)
-        return inc
+    def fleet_rows(self) -> list[FleetRow]:
+        """This correlator's input to the fleet pass: with cluster-hash shards (one correlator per
+        shard), run :func:`~engine.correlation_rules.fleet_groups` over every shard's rows."""
+        return list(self._fleet_rows.values())
 
-    def _update(self, known: Alert, alert: Alert) -> Incident | None:
-        ident = (alert.cluster, alert.fingerprint)
-        merged = known.model_copy(update={
-            "status": alert.status, "endsAt": alert.endsAt, "annotations": alert.annotations or known.annotations,
-            "startsAt": min(known.startsAt, alert.startsAt),
-        })
-        self.alerts[ident] = merged
-        inc_id = self.alert_incident.get(ident)
-        if inc_id is None:
-            return self._apply_new_after_resolve(merged) if alert.status == "firing" else None
-        inc = self._follow(self.incidents[inc_id])
-        inc.alerts = [merged if (a.cluster, a.fingerprint) == ident else a for a in inc.alerts]
-        changed_status = known.status != alert.status
-        if alert.status == "firing" and inc.status == "resolved":
-            inc.status, inc.resolved_at = "open", None
-            self._open_by_key[(inc.cluster, inc.key)] = inc.id
-            inc.revision += 1
-            return inc
-        self._touch(inc, alert)
-        if inc.status == "open" and all(a.status == "resolved" for a in inc.alerts):
-            inc.status = "resolved"
-            inc.resolved_at = max((a.endsAt or a.startsAt) for a in inc.alerts)
-            for k in [k for k, v in self._open_by_key.items() if v == inc.id]:
-                del self._open_by_key[k]
-        return inc if changed_status else None
+    def to_investigate(self, incidents: Iterable[Incident]) -> list[Incident]:
+        """The open incidents worth an investigation: a fleet incident's first members only."""
+        cap = self.cfg.fleet_investigate_max
+        return [i for i in incidents if i.status == "open" and (i.fleet_rank is None or i.fleet_rank < cap)]
 
-    def _apply_new_after_resolve(self, alert: Alert) -> Incident | None:
-        self.alerts.pop((alert.cluster, alert.fingerprint), None)
-        return self._apply(alert)
+    # -- episodes -----------------------------------------------------------------------------
+    def _apply(self, alert: Alert) -> None:
+        start = to_us(alert.startsAt)
+        ident = (alert.fingerprint, start)
+        known = self._active[alert.cluster].get(ident)
+        if known is None:
+            if (alert.cluster, alert.fingerprint, start) in self.episode_incident:
+                return  # an episode of a frozen (long resolved) incident: nothing can change it now
+            known = episode_of(alert, self._placement(alert))
+            self._active[alert.cluster][ident] = known
+        else:  # the last report of an episode wins (status, endsAt)
+            if alert.annotations == {} and known.alert is not None:
+                alert = alert.model_copy(update={"annotations": known.alert.annotations})
+            known.end = INF if alert.status == "firing" else max(start, to_us(alert.endsAt or alert.startsAt))
+            known.alert = alert
+        seen = max(start, known.end if known.end < INF else start)
+        self._watermark[alert.cluster] = max(self._watermark.get(alert.cluster, seen), seen)
+        key = (alert.cluster, alert.fingerprint)
+        self._latest[key] = max(self._latest.get(key, start), start)
 
     def _placement(self, alert: Alert) -> PodPlacement | None:
-        t = alert.target()
+        t = alert_target(alert.labels)
         ref = topology_ref(t)
         if self.topology is None or ref is None:
             return None
@@ -169,115 +123,97 @@ class Correlator:
         except Exception:  # topology is an enrichment; grouping by name still works without it
             return None
 
-    def _open(self, cluster: str, key: str, alert: Alert) -> Incident | None:
-        """The incident this key's alert joins: open, or resolved recently enough to reopen (flapping)."""
-        inc_id = self._open_by_key.get((cluster, key)) or self._last_by_key.get((cluster, key))
-        if inc_id is None:
-            return None
-        inc = self._follow(self.incidents[inc_id])
-        window = timedelta(seconds=self.cfg.group_window_s)
-        if alert.startsAt - inc.updated_at > window:
-            return None
-        if inc.status == "resolved":
-            self._open_by_key[(cluster, key)] = inc.id
-        return inc
+    # -- incidents ----------------------------------------------------------------------------
+    def _recompute(self, cluster: str, changed: dict[str, None], parts: set[_Part]) -> None:
+        islands = correlate_cluster(list(self._active[cluster].values()), self.cfg)
+        before = self._live_ids[cluster]
+        now: set[str] = set()
+        for isl in islands:
+            now.add(isl.id)
+            if self._sync(isl):
+                changed[isl.id] = None
+            parts.update(self._index_fleet(isl))
+        for gone in before - now:
+            self._retire(gone, changed, parts)
+        self._live_ids[cluster] = now
+        self._freeze(cluster, islands)
 
-    def _join_node_incident(self, alert: Alert, placement: PodPlacement | None) -> Incident | None:
-        if placement is None or not placement.node:
-            return None
-        # only a node that is down now explains a pod's alert: a pod never reopens a recovered node
-        inc_id = self._open_by_key.get((alert.cluster, f"node:{placement.node}"))
-        inc = self.incidents.get(inc_id) if inc_id else None
-        if inc is None or inc.status != "open" or not any(
-                a.status == "firing" and a.target().kind == "Node" for a in inc.alerts):
-            return None
-        return self._open(alert.cluster, f"node:{placement.node}", alert)
-
-    def _create(self, cluster: str, key: str, subject: AlertTarget, alert: Alert) -> Incident:
-        inc = Incident(id=incident_id(cluster, key, alert.startsAt), cluster=cluster, key=key, subject=subject,
-                       opened_at=alert.startsAt, updated_at=alert.startsAt)
-        # the same key can reopen later with a later first alert: ids stay unique per first startsAt
-        self.incidents[inc.id] = inc
-        self._open_by_key[(cluster, key)] = inc.id
-        self._last_by_key[(cluster, key)] = inc.id
-        self._add(inc, alert)
-        return inc
-
-    def _add(self, inc: Incident, alert: Alert) -> None:
-        inc.alerts.append(alert)
-        inc.opened_at = min(inc.opened_at, alert.startsAt)
-        self.alert_incident[(alert.cluster, alert.fingerprint)] = inc.id
-        self._touch(inc, alert)
-        if alert.status == "firing" and inc.status == "resolved":
-            inc.status, inc.resolved_at = "open", None
-        inc.revision += 1
-
-    @staticmethod
-    def _touch(inc: Incident, alert: Alert) -> None:
-        newest = max(alert.startsAt, alert.endsAt or alert.startsAt)
-        if newest > inc.updated_at:
-            inc.updated_at = newest
-
-    def _follow(self, inc: Incident) -> Incident:
-        while inc.status == "merged" and inc.merged_into:
-            inc = self.incidents[inc.merged_into]
-        return inc
-
-    def _absorb_pods_of_node(self, node_inc: Incident, node: str) -> None:
-        """Fold into a new node incident the open incidents that the node explains."""
-        for other in list(self.open_incidents()):
-            if other.id == node_inc.id or other.cluster != node_inc.cluster:
-                continue
-            if self._explained_by_node(other, node):
-                self._merge(other, node_inc)
-
-    def _merge(self, other: Incident, into: Incident) -> None:
-        for a in other.alerts:
-            self._add(into, a)
-        other.status, other.merged_into = "merged", into.id
-        self._merged_now[other.id] = None
-        # later alerts about the absorbed workload keep joining the node incident
-        self._open_by_key[(other.cluster, other.key)] = into.id
-        self._last_by_key[(other.cluster, other.key)] = into.id
-
-    def _fold_workload(self, node_inc: Incident, cluster: str, key: str) -> None:
-        """A pod joined a node incident: its workload's open incident of object-level alerts joins too."""
-        other_id = self._open_by_key.get((cluster, key))
-        other = self.incidents.get(other_id) if other_id else None
-        if other is None or other.id == node_inc.id or other.status != "open":
-            self._open_by_key.setdefault((cluster, key), node_inc.id)
-            self._last_by_key.setdefault((cluster, key), node_inc.id)
-            return
-        node = node_inc.subject.name
-        if all(a.target().kind != "Pod" for a in other.alerts) or self._explained_by_node(other, node):
-            self._merge(other, node_inc)
-
-    def _explained_by_node(self, inc: Incident, node: str) -> bool:
-        """All pod alerts run on the node (object alerts of their workload ride along), or only node symptoms."""
-        if all(is_node_symptom(a) for a in inc.alerts):
-            return True
-        pod_alerts = [a for a in inc.alerts if a.target().kind == "Pod"]
-        if not pod_alerts or self.topology is None:
+    def _sync(self, isl: Island) -> bool:
+        """Make the stored incident match the island; True when it changed."""
+        members = sorted(isl.members, key=lambda e: (e.start, e.fingerprint))
+        for e in members:
+            self.episode_incident[(isl.cluster, e.fingerprint, e.start)] = isl.id
+            if self._latest.get((isl.cluster, e.fingerprint)) == e.start:
+                self.alert_incident[(isl.cluster, e.fingerprint)] = isl.id
+        status = "resolved" if isl.resolved else "open"
+        sig = [(e.fingerprint, e.start, e.end) for e in members]
+        inc = self.incidents.get(isl.id)
+        if inc is None:
+            inc = Incident(id=isl.id, cluster=isl.cluster, key=isl.key, subject=isl.subject, status=status,
+                           opened_at=from_us(isl.opened), updated_at=from_us(isl.opened))
+            self.incidents[isl.id] = inc
+        old_sig = self._sigs.get(isl.id, [])
+        if (inc.status, old_sig) == (status, sig):
             return False
-        placements = [self._placement(a) for a in pod_alerts]
-        return all(p is not None and p.node == node for p in placements)
-
-    def _join_node_symptom(self, alert: Alert) -> Incident | None:
-        if not is_node_symptom(alert):
-            return None
-        for (cluster, key), inc_id in self._open_by_key.items():
-            if cluster == alert.cluster and key.startswith("node:") and self.incidents[inc_id].status == "open":
-                return self._open(cluster, key, alert)
-        return None
-
-
-# Scrape jobs that run once per node: their targets going down is a symptom of a node going down.
-_NODE_JOBS = frozenset({"kubelet", "node-exporter", "kube-proxy", "cadvisor"})
-
-
-def is_node_symptom(alert: Alert) -> bool:
-    """An alert that says "a node-level agent is down" without naming the node."""
-    name, job = alert.alertname, alert.labels.get("job", "")
-    if name in ("KubeletDown", "KubeletInstanceUnreachable"):
+        grew = not {x[:2] for x in sig} <= {x[:2] for x in old_sig}
+        if grew or (status == "open" and inc.status != "open"):
+            inc.revision += 1
+        self._sigs[isl.id] = sig
+        inc.alerts = [e.alert for e in members if e.alert is not None]
+        inc.status, inc.merged_into, inc.subject = status, None, isl.subject
+        inc.resolved_at = from_us(isl.end) if isl.resolved else None
+        inc.updated_at = from_us(max(max(e.start, e.end if e.end < INF else e.start) for e in members))
         return True
-    return name == "TargetDown" and job in _NODE_JOBS
+
+    def _retire(self, gone: str, changed: dict[str, None], parts: set[_Part]) -> None:
+        """An incident whose episodes all went elsewhere (a node incident absorbed them)."""
+        inc = self.incidents[gone]
+        into = next((self.episode_incident.get((a.cluster, a.fingerprint, to_us(a.startsAt))) for a in inc.alerts),
+                    None)
+        inc.status, inc.merged_into = "merged", into if into != gone else None
+        self._sigs.pop(gone, None)
+        inc.fleet_id = inc.fleet_rank = None
+        row = self._fleet_rows.pop(gone, None)
+        if row is not None:
+            self._fleet_parts[row[2:5]].discard(gone)
+            parts.add(row[2:5])
+        changed[gone] = None
+
+    def _freeze(self, cluster: str, islands: list[Island]) -> None:
+        """Drop episodes that no future event (in event order) can regroup."""
+        horizon = self._watermark.get(cluster, 0) - round(self.cfg.group_window_s * 1e6) - node_lead_us(self.cfg)
+        active = self._active[cluster]
+        for isl in islands:
+            if isl.end < horizon:
+                for e in isl.members:
+                    del active[(e.fingerprint, e.start)]
+                self._live_ids[cluster].discard(isl.id)
+
+    # -- fleet --------------------------------------------------------------------------------
+    def _index_fleet(self, isl: Island) -> list[_Part]:
+        row: FleetRow = (isl.id, isl.cluster, isl.key, isl.first_alertname, isl.revision or "", isl.opened)
+        old = self._fleet_rows.get(isl.id)
+        if old == row:
+            return []
+        touched = []
+        if old is not None:
+            self._fleet_parts[old[2:5]].discard(isl.id)
+            touched.append(old[2:5])
+        self._fleet_rows[isl.id] = row
+        self._fleet_parts[row[2:5]].add(isl.id)
+        return [*touched, row[2:5]]
+
+    def _refleet(self, parts: set[_Part], changed: dict[str, None]) -> None:
+        for part in parts:
+            if not part[0].startswith("workload:"):
+                continue
+            ids = self._fleet_parts.get(part, set())
+            groups = fleet_groups([self._fleet_rows[i] for i in ids], self.cfg)
+            placed = {m: (g.id, rank) for g in groups for rank, m in enumerate(g.members)}
+            for i in ids:
+                inc = self.incidents[i]
+                fid, rank = placed.get(i, (None, None))
+                if (inc.fleet_id, inc.fleet_rank) != (fid, rank):
+                    inc.fleet_id, inc.fleet_rank = fid, rank
+                    changed[i] = None
+

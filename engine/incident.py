@@ -1,7 +1,8 @@
 """The incident: a group of correlated alerts that gets one investigation.
 
 Its id is deterministic (cluster or ``fleet``, the grouping key, the first alert's ``startsAt``)
-so that live ingestion and replay produce the same ids.
+so that live ingestion and replay produce the same ids. A per-cluster incident that is part of a
+fleet-wide one (the same workload failing the same way in several clusters) names it in ``fleet_id``.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ class Incident(BaseModel):
     merged_into: str | None = None
     alerts: list[Alert] = Field(default_factory=list)
     revision: int = Field(0, description="bumped whenever an alert joins: each bump asks for a re-investigation")
+    fleet_id: str | None = Field(None, description="the fleet incident ('fleet-<sha1>') this one is a member of")
+    fleet_rank: int | None = Field(None, description="0-based place among the fleet incident's members, by opening")
 
     @property
     def fingerprints(self) -> list[str]:

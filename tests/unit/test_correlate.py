@@ -1,4 +1,4 @@
-"""Correlation v1: dedup by (cluster, fingerprint), grouping by workload or node, resolution."""
+"""Correlation (live): dedup by (cluster, fingerprint), grouping by workload or node, resolution."""
 
 from __future__ import annotations
 
@@ -58,6 +58,9 @@ def test_new_alert_joining_bumps_revision_for_reinvestigation():
 def test_outside_window_opens_a_new_incident_with_a_different_id():
     c = Correlator(CorrelationConfig(group_window_s=600))
     a = c.ingest([alert("KubePodCrashLooping", POD, "a" * 16, "2026-11-22T10:00:00Z")])[0]
+    # v2: a firing member holds its incident open; the window counts from the members' end
+    c.ingest([alert("KubePodCrashLooping", POD, "a" * 16, "2026-11-22T10:00:00Z", status="resolved",
+                    ends="2026-11-22T10:20:00Z")])
     b = c.ingest([alert("KubePodNotReady", POD2, "b" * 16, "2026-11-22T11:00:00Z")])[0]
     assert a.id != b.id
 
@@ -140,11 +143,14 @@ def test_slow_rule_joins_the_open_incident_and_a_flap_reopens_it():
     inc = c.ingest([alert("KubePodNotReady", POD2, "b" * 16, "2026-11-22T10:00:00Z")])[0]
     waiting = c.ingest([alert("KubeContainerWaiting", POD, "e" * 16, "2026-11-22T11:10:00Z")])
     assert waiting[0].id == inc.id
-    for fp in ("b" * 16, "e" * 16):
-        c.ingest([alert("X", POD, fp, "2026-11-22T10:00:00Z", status="resolved", ends="2026-11-22T11:20:00Z")])
+    # a resolve repeats its episode's startsAt (Alertmanager keeps it): (fingerprint, startsAt) is the episode
+    for fp, starts in (("b" * 16, "2026-11-22T10:00:00Z"), ("e" * 16, "2026-11-22T11:10:00Z")):
+        c.ingest([alert("X", POD, fp, starts, status="resolved", ends="2026-11-22T11:20:00Z")])
     assert inc.status == "resolved"
     again = c.ingest([alert("KubePodCrashLooping", POD, "f" * 16, "2026-11-22T11:40:00Z")])
     assert again[0].id == inc.id and inc.status == "open"
+    c.ingest([alert("KubePodCrashLooping", POD, "f" * 16, "2026-11-22T11:40:00Z", status="resolved",
+                    ends="2026-11-22T12:00:00Z")])
     much_later = c.ingest([alert("KubePodCrashLooping", POD, "9" * 16, "2026-11-23T11:40:00Z")])
     assert much_later[0].id != inc.id
 
