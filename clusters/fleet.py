@@ -6,12 +6,13 @@ clusters:
     kubeconfig: ~/.kube/config     # + context; or in_cluster: true; or dump: DIR
     context: prod-eu-1
     alertmanager_url: http://alertmanager.monitoring.svc:9093   # maps a payload's externalURL
-    zone: eu-west-1                # placement in the production shape
+    zone: eu-west-1                # placement: collected from Ray nodes advertising `zone:eu-west-1`
     token: s3cret                  # optional bearer token the webhook requires for this cluster
     faults: {latency_ms: 200}      # simulator only
 collectors:
-  max_actors: 8                    # past this many clusters, clusters share collector actors
+  max_actors: 8                    # per zone: past this many clusters, clusters share collector actors
 ```
+A cluster without ``zone`` is collected wherever Ray schedules it (see ``serve/placement.py``).
 Relative paths are relative to the file.
 """
 
@@ -41,7 +42,8 @@ class ClusterEntry(BaseModel):
     in_cluster: bool = False
     dump: Path | None = None
     alertmanager_url: str | None = None
-    zone: str | None = None
+    # a Ray custom resource name part (`zone:<zone>`) and an actor/worker-group name part
+    zone: str | None = Field(None, min_length=1, max_length=40, pattern=r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")
     token: str | None = Field(None, repr=False)
     faults: dict[str, Any] | None = None
     request_timeout_s: float = 10.0
@@ -91,6 +93,10 @@ class Fleet(BaseModel):
 
     def get(self, name: str) -> ClusterEntry | None:
         return next((c for c in self.clusters if c.name == name), None)
+
+    def zones(self) -> list[str]:
+        """The zones clusters are pinned to, sorted."""
+        return sorted({c.zone for c in self.clusters if c.zone})
 
     def url_map(self) -> dict[str, str]:
         return {c.alertmanager_url.rstrip("/"): c.name for c in self.clusters if c.alertmanager_url}

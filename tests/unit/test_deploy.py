@@ -4,12 +4,15 @@ What is validated: the Serve config against Ray's own ``ServeDeploySchema``; the
 (fields and types from KubeRay's ``rayservice_types.go`` as summarised in stack-facts §4) with its pod
 templates against the Kubernetes 1.37 core schemas (kubernetes-validate, offline); the RBAC manifests
 against those schemas too; the receiver snippet with ``amtool check-config`` when it is installed.
-The KubeRay CRD OpenAPI schema itself is not available here, so the RayService is not CRD-validated.
+The KubeRay CRD OpenAPI schema itself is not available here (no installed package ships it, and it may
+not be copied in), so the RayService is not CRD-validated: ``test_ray_service_structure`` is the
+structural stand-in.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 import shutil
 import subprocess
 from pathlib import Path, PurePosixPath
@@ -27,18 +30,22 @@ from serve.deploy import (
     FLEET_SECRET,
     SERVICE_ACCOUNT,
     WORKER_RESOURCE,
+    ZONE_NODE_LABEL,
     RenderOptions,
     ray_service,
     render,
     serve_config,
 )
 from serve.ingress import Ingress
+from serve.placement import HISTORY_RESOURCE
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "kubernetes"
 K8S_VERSION = "1.37.0"
 VARIANTS = [RenderOptions(), RenderOptions(llm=True), RenderOptions(mode="auto", fleet_path="/etc/fleet/f.yaml",
-                                                                    data_dir="/data", namespace="sre")]
+                                                                    data_dir="/data", namespace="sre"),
+            RenderOptions(zones=("eu", "us-east-1"), fleet_revision="3")]
+IDS = ["default", "llm", "auto", "zones"]
 # RayService spec fields (rayservice_types.go @ feeaf72, stack-facts §4)
 RAYSERVICE_SPEC = {"serveConfigV2", "rayClusterConfig", "upgradeStrategy", "rayClusterDeletionDelaySeconds",
                    "serveService", "excludeHeadPodFromServeSvc"}
@@ -59,14 +66,16 @@ def test_checked_in_ray_cluster_yaml_is_the_rendered_one(tmp_path):
         "and delete the serve-config.yaml it writes next to it")
 
 
-@pytest.mark.parametrize("opts", VARIANTS, ids=["default", "llm", "auto"])
+@pytest.mark.parametrize("opts", VARIANTS, ids=IDS)
 def test_serve_config_validates_against_rays_schema(opts):
     doc = serve_config(opts)
     schema = ServeDeploySchema.parse_obj(doc)
     apps = {a.name: a for a in schema.applications}
     assert apps[wiring.APP_NAME].import_path == "serve.app:app_builder"
+    revision = {"fleet_revision": opts.fleet_revision} if opts.fleet_revision else {}
     assert apps[wiring.APP_NAME].args == {"fleet": opts.fleet_path, "data_dir": opts.data_dir, "mode": opts.mode,
-                                          "worker_resource": WORKER_RESOURCE}
+                                          "worker_resource": WORKER_RESOURCE, "history_resource": HISTORY_RESOURCE,
+                                          **revision}
     ingress = apps[wiring.APP_NAME].deployments[0]
     assert ingress.name == Ingress.name
     assert 0 < ingress.ray_actor_options.num_cpus < 1
@@ -86,7 +95,7 @@ def test_rays_schema_would_catch_a_broken_config():
         ServeDeploySchema.parse_obj(doc)
 
 
-@pytest.mark.parametrize("opts", VARIANTS, ids=["default", "llm", "auto"])
+@pytest.mark.parametrize("opts", VARIANTS, ids=IDS)
 def test_serve_config_v2_is_exactly_the_serve_config_file(opts, tmp_path):
     render(opts, tmp_path)
     on_disk = yaml.safe_load((tmp_path / "serve-config.yaml").read_text())
@@ -108,6 +117,16 @@ def test_import_path_is_the_code_builder_and_its_args_drive_it(tmp_path, monkeyp
     assert seen["cfg"].data_dir == Path("/var/lib/fleetsre")
     assert seen["cfg"].remediation_mode == "auto"
     assert seen["worker_resource"] == WORKER_RESOURCE
+    assert seen["history_resource"] == HISTORY_RESOURCE
+
+
+def _advertised(group: dict) -> dict:
+    """A worker group's custom resources: rayStartParams.resources is a JSON object inside a quoted string."""
+    raw = group["rayStartParams"].get("resources")
+    if raw is None:
+        return {}
+    assert raw.startswith('"') and raw.endswith('"'), raw
+    return json.loads(json.loads(raw))
 
 
 def _pod_template_ok(template: dict) -> None:
@@ -115,7 +134,7 @@ def _pod_template_ok(template: dict) -> None:
                                   "template": template}, K8S_VERSION, strict=True)
 
 
-@pytest.mark.parametrize("opts", VARIANTS, ids=["default", "llm", "auto"])
+@pytest.mark.parametrize("opts", VARIANTS, ids=IDS)
 def test_ray_service_structure(opts):
     rs = ray_service(opts)
     assert rs["apiVersion"] == "ray.io/v1" and rs["kind"] == "RayService"
@@ -140,20 +159,32 @@ def test_ray_service_structure(opts):
         assert g["minReplicas"] <= g["replicas"] <= g["maxReplicas"]
     cpu = groups[0]
     assert cpu["groupName"] == "cpu" and cpu["maxReplicas"] > cpu["minReplicas"]  # autoscaling
-    assert WORKER_RESOURCE in yaml.safe_load(yaml.safe_load(cpu["rayStartParams"]["resources"]))
+    assert _advertised(cpu) == {WORKER_RESOURCE: 1000}
     assert WORKER_RESOURCE not in str(head["rayStartParams"])
+    # exactly one node holds the history (the DuckDB writer restarts there), on the data volume
+    holders = [g for g in groups if HISTORY_RESOURCE in _advertised(g)]
+    assert [(g["groupName"], g["minReplicas"], g["maxReplicas"], _advertised(g)[HISTORY_RESOURCE])
+            for g in holders] == [("history", 1, 1, 1)]
+    # one group per zone, advertising its zone resource, on nodes labelled for that zone
+    zoned = {g["groupName"]: g for g in groups if g["groupName"].startswith("zone-")}
+    assert sorted(zoned) == [f"zone-{z}" for z in sorted(opts.zones)]
+    for z in opts.zones:
+        g = zoned[f"zone-{z}"]
+        assert _advertised(g) == {f"zone:{z}": 1000}
+        assert g["template"]["spec"]["nodeSelector"] == {ZONE_NODE_LABEL: z}
     # fleet.yaml from the Secret (read-only) wherever the builder may run; the data dir on the PVC on workers
     fleet_dir = str(PurePosixPath(opts.fleet_path).parent)
-    for g in (head, cpu):
+    for g in (head, *[g for g in groups if g["groupName"] != "gpu"]):
         pod = g["template"]["spec"]
         vols = {v["name"]: v for v in pod["volumes"]}
         mounts = {m["name"]: m for m in pod["containers"][0]["volumeMounts"]}
         assert vols["fleet"]["secret"]["secretName"] == FLEET_SECRET
         assert mounts["fleet"] == {"name": "fleet", "mountPath": fleet_dir, "readOnly": True}
         assert pod["serviceAccountName"] == SERVICE_ACCOUNT
-    cpu_pod = cpu["template"]["spec"]
-    assert {v["name"]: v for v in cpu_pod["volumes"]}["data"]["persistentVolumeClaim"]["claimName"] == DATA_PVC
-    assert {m["name"]: m for m in cpu_pod["containers"][0]["volumeMounts"]}["data"]["mountPath"] == opts.data_dir
+    for g in [g for g in groups if g["groupName"] != "gpu"]:  # evidence and history: every CPU worker mounts it
+        pod = g["template"]["spec"]
+        assert {v["name"]: v for v in pod["volumes"]}["data"]["persistentVolumeClaim"]["claimName"] == DATA_PVC
+        assert {m["name"]: m for m in pod["containers"][0]["volumeMounts"]}["data"]["mountPath"] == opts.data_dir
     gpu = [g for g in groups if g["groupName"] == "gpu"]
     assert bool(gpu) == opts.llm
     if gpu:
@@ -166,9 +197,29 @@ def test_render_cli_writes_both_files_and_rejects_relative_paths(tmp_path):
                               "/var/lib/fleetsre", "--llm", "--out", str(tmp_path / "out")])
     assert res.exit_code == 0, res.output
     rs = yaml.safe_load((tmp_path / "out" / "ray-cluster.yaml").read_text())
-    assert [g["groupName"] for g in rs["spec"]["rayClusterConfig"]["workerGroupSpecs"]] == ["cpu", "gpu"]
+    assert [g["groupName"] for g in rs["spec"]["rayClusterConfig"]["workerGroupSpecs"]] == ["cpu", "history", "gpu"]
     assert (tmp_path / "out" / "serve-config.yaml").is_file()
     bad = runner.invoke(cli, ["deploy", "render", "--fleet-path", "fleet.yaml", "--out", str(tmp_path / "bad")])
+    assert bad.exit_code == 2 and not (tmp_path / "bad").exists()
+
+
+def test_render_cli_makes_a_worker_group_per_zone_of_the_fleet(tmp_path):
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text("clusters:\n"
+                     "  - {name: prod-eu-1, in_cluster: true, zone: eu}\n"
+                     "  - {name: prod-us-1, in_cluster: true, zone: us}\n"
+                     "  - {name: home, in_cluster: true}\n")
+    res = CliRunner().invoke(cli, ["deploy", "render", "--fleet", str(fleet), "--zone", "ap", "--zone", "eu",
+                                   "--fleet-revision", "7", "--out", str(tmp_path / "out")])
+    assert res.exit_code == 0, res.output
+    text = (tmp_path / "out" / "ray-cluster.yaml").read_text()
+    rs = yaml.safe_load(text)
+    groups = rs["spec"]["rayClusterConfig"]["workerGroupSpecs"]
+    assert [g["groupName"] for g in groups] == ["cpu", "history", "zone-ap", "zone-eu", "zone-us"]
+    assert "--zone ap --zone eu --zone us --fleet-revision 7" in text.splitlines()[0]  # the header re-renders it
+    app = yaml.safe_load(rs["spec"]["serveConfigV2"])["applications"][0]
+    assert app["args"]["fleet_revision"] == "7"
+    bad = CliRunner().invoke(cli, ["deploy", "render", "--zone", "EU West", "--out", str(tmp_path / "bad")])
     assert bad.exit_code == 2 and not (tmp_path / "bad").exists()
 
 
