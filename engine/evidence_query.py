@@ -7,6 +7,7 @@ LLM tools query the same data with plain SQL.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -22,21 +23,24 @@ class IncidentEvidence:
 
     def __init__(self, data_dir: Path, incident_id: str) -> None:
         self.incident_id = incident_id
-        self.con = duckdb.connect(":memory:")
+        self.con = _connection()
         root = Path(data_dir) / "evidence"
+        # one walk over the cluster partitions, not one per table (a fleet has hundreds of them)
+        dirs = sorted(root.glob(f"cluster=*/incident={incident_id}"))
         for table, schema in SCHEMAS.items():
-            files = sorted(root.glob(f"cluster=*/incident={incident_id}/{table}.parquet"))
+            files = [f for d in dirs if (f := d / f"{table}.parquet").is_file()]
             if files:
                 # views cannot take parameters: quote the paths as SQL string literals
                 paths = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
+                # a table, read once: a view would re-read the Parquet files for every query
                 self.con.execute(
-                    f"CREATE VIEW {table} AS SELECT * FROM read_parquet([{paths}], hive_partitioning=true, "
+                    f"CREATE TEMP TABLE {table} AS SELECT * FROM read_parquet([{paths}], hive_partitioning=true, "
                     "union_by_name=true)"
                 )
             else:
                 cols = ", ".join(f"NULL::{_duck_type(f.type)} AS {f.name}" for f in schema)
                 self.con.execute(
-                    f"CREATE VIEW {table} AS SELECT NULL::VARCHAR AS cluster, NULL::VARCHAR AS incident, {cols} WHERE false"
+                    f"CREATE TEMP VIEW {table} AS SELECT NULL::VARCHAR AS cluster, NULL::VARCHAR AS incident, {cols} WHERE false"
                 )
         self._cache: dict[str, list[dict[str, Any]]] = {}
 
@@ -59,6 +63,21 @@ class IncidentEvidence:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+_DB: duckdb.DuckDBPyConnection | None = None
+_DB_LOCK = threading.Lock()
+
+
+def _connection() -> duckdb.DuckDBPyConnection:
+    """A connection of its own to one in-memory database per process: opening a database costs tens
+    of milliseconds of CPU, a cursor a few, and an incident opens its evidence several times (detectors,
+    runbook, history). Its views are TEMP: private to the connection, gone when it closes."""
+    global _DB
+    with _DB_LOCK:
+        if _DB is None:
+            _DB = duckdb.connect(":memory:")
+        return _DB.cursor()
 
 
 def _duck_type(t: Any) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 
 import pytest
@@ -12,6 +13,7 @@ from engine.collect import CollectRequest, collect_incident
 from engine.config import CollectConfig
 from engine.evidence import write_evidence
 from engine.evidence_query import IncidentEvidence
+from engine.rows import log_rows
 from engine.sources import SourceError
 from tests.conftest import DUMPS
 
@@ -157,3 +159,65 @@ def test_unreachable_cluster_is_asked_once_and_reported_once():
     assert reasons[0][1] == "Unreachable" and reasons[-1] == ("cluster", "Unreachable")
     assert "skipped" in ev.rows["errors"][-1]["message"]
     assert src.calls == 1 and len(reasons) == 2
+
+
+class Rendezvous:
+    """Around a real dump: the first ``parties`` log reads wait for each other, so they only all
+    return if they run at the same time (otherwise the barrier breaks and they fail)."""
+
+    def __init__(self, inner, parties):
+        self.inner, self.name = inner, inner.name
+        self.barrier = threading.Barrier(parties, timeout=30)
+        self.lock, self.waiting = threading.Lock(), parties
+
+    def list(self, *a, **kw):
+        return self.inner.list(*a, **kw)
+
+    def get(self, *a, **kw):
+        return self.inner.get(*a, **kw)
+
+    def read_log(self, *a, **kw):
+        with self.lock:
+            meet, self.waiting = self.waiting > 0, self.waiting - 1
+        if meet:
+            self.barrier.wait()
+        return self.inner.read_log(*a, **kw)
+
+    def captured_at(self):
+        return self.inner.captured_at()
+
+
+def test_the_calls_of_one_round_run_side_by_side(rke2):
+    """A collection's independent calls (here: log reads) are in flight together, up to max_concurrency."""
+    src = Rendezvous(rke2, parties=4)
+    target = AlertTarget(kind="Namespace", namespace="kube-system", name="kube-system")
+    ev = collect_incident(src, CollectRequest("rke2", "i6", [target], rke2.captured_at()),
+                          CollectConfig(max_concurrency=4))
+    assert not src.barrier.broken
+    assert not [e for e in ev.rows["errors"] if e["reason"] in ("BrokenBarrierError", "Timeout")]
+    assert ev.rows["logs"]
+
+
+def test_log_rows_redact_the_lines_with_secrets_and_keep_the_rest_as_they_are():
+    clean = [f"2026-11-20T10:00:0{i}Z handled GET /api/v1/orders/{i} in 12ms" for i in range(5)]
+    text = "\n".join(clean[:3] + ["2026-11-20T10:00:09Z connecting with DB_PASSWORD=hunter2-literal"] + clean[3:])
+    rows = log_rows("shop", "api-0", "api", text, previous=False)
+    assert [r["seq"] for r in rows] == list(range(6))
+    assert "hunter2-literal" not in rows[3]["line"] and "[REDACTED]" in rows[3]["line"]
+    assert [r["line"] for r in rows[:3] + rows[4:]] == [c.split(" ", 1)[1] for c in clean]
+    plain = log_rows("shop", "api-0", "api", "\n".join(clean), previous=True)
+    assert [r["line"] for r in plain] == [c.split(" ", 1)[1] for c in clean] and all(r["previous"] for r in plain)
+
+
+def test_evidence_of_two_incidents_open_at_once_stays_apart(minikube, rke2, tmp_path):
+    """Readers share one in-process database, each with tables of its own (investigations run in threads)."""
+    for cluster, src, inc in (("mk", minikube, "i7"), ("rke2", rke2, "i8")):
+        write_evidence(tmp_path, collect_incident(src, CollectRequest(cluster, inc, [ns_target("kube-system")],
+                                                                      src.captured_at())))
+    with IncidentEvidence(tmp_path, "i7") as a, IncidentEvidence(tmp_path, "i8") as b:
+        assert a.rows("pods") and b.rows("pods")
+        assert a.sql("SELECT DISTINCT cluster, incident FROM pods") == [{"cluster": "mk", "incident": "i7"}]
+        assert b.sql("SELECT DISTINCT cluster, incident FROM pods") == [{"cluster": "rke2", "incident": "i8"}]
+        assert {r["name"] for r in a.rows("pods")}.isdisjoint({r["name"] for r in b.rows("pods")})
+    with IncidentEvidence(tmp_path, "i9") as none:  # nothing collected yet: every table there, empty
+        assert none.rows("pods") == [] and none.rows("errors") == []
