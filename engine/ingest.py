@@ -8,16 +8,30 @@ it returns, the alerts are in the history store.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from engine.alerts import Alert, PayloadError, RejectedAlert, WebhookPayload, normalise, parse_payload
+from pydantic import ValidationError
+
+from engine.alerts import (
+    Alert,
+    PayloadError,
+    RejectedAlert,
+    WebhookAlert,
+    WebhookPayload,
+    _loc,
+    normalise,
+    parse_payload,
+)
 from engine.correlate import Correlator
 from engine.history import HistoryStore
 from engine.incident import Incident
 
-__all__ = ["UNKNOWN_CLUSTER", "Ingestor", "Prepared", "ReceiveResult", "incident_from_store", "resolve_cluster"]
+__all__ = ["UNKNOWN_CLUSTER", "Ingestor", "Prepared", "ReceiveResult", "incident_from_store", "resolve_cluster",
+           "restore_correlator", "stale_incidents"]
 
 UNKNOWN_CLUSTER = "unknown"
 
@@ -48,6 +62,60 @@ class ReceiveResult:
             "incidents": sorted({i.id for i in self.changed}),
             "unresolved_cluster": self.unresolved_cluster,
         }
+
+
+_FINGERPRINT = re.compile(r"[0-9a-fA-F]{1,16}").fullmatch
+
+
+def _str_map(v: Any) -> bool:
+    return type(v) is dict and all(type(x) is str for x in v.values())
+
+
+def _looks_valid(a: Any) -> bool:
+    """A fast screen of one webhook alert: True only for what ``WebhookAlert`` accepts as well."""
+    if type(a) is not dict or a.get("status") not in ("firing", "resolved"):
+        return False
+    labels = a.get("labels")
+    if not _str_map(labels) or not labels.get("alertname"):
+        return False
+    if "annotations" in a and not _str_map(a["annotations"]):
+        return False
+    fp, gen = a.get("fingerprint"), a.get("generatorURL", "")
+    if type(fp) is not str or not _FINGERPRINT(fp) or type(gen) is not str:
+        return False
+    try:
+        for key in ("startsAt", "endsAt"):
+            if key in a or key == "startsAt":
+                t = a[key]
+                if type(t) is not str or "T" not in t:
+                    return False
+                datetime.fromisoformat(t)
+    except (KeyError, ValueError):
+        return False
+    return True
+
+
+def screen_payload(body: Any) -> tuple[int, list[RejectedAlert]]:
+    """What the ingress checks before spooling a webhook: the envelope (raises ``PayloadError``, a
+    4xx) and each alert, cheaply — pydantic runs only on alerts the fast screen doubts, to name the
+    field. Returns (accepted, rejected) as ``parse_payload`` would; the manager re-parses for real."""
+    if not isinstance(body, dict):
+        raise PayloadError("body", "expected a JSON object (an Alertmanager webhook payload)")
+    try:
+        payload = WebhookPayload.model_validate(body)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise PayloadError(_loc(err["loc"]), err["msg"]) from exc
+    rejected: list[RejectedAlert] = []
+    for i, raw in enumerate(payload.alerts):
+        if _looks_valid(raw):
+            continue
+        try:
+            WebhookAlert.model_validate(raw)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            rejected.append(RejectedAlert(index=i, field=f"alerts[{i}].{_loc(err['loc'])}", message=err["msg"]))
+    return len(payload.alerts) - len(rejected), rejected
 
 
 def resolve_cluster(path_cluster: str | None, labels: Mapping[str, str], external_url: str,
@@ -102,11 +170,16 @@ class Ingestor:
 
     def receive(self, body: Any, path_cluster: str | None = None, *, prepared: Prepared | None = None) -> ReceiveResult:
         """Store and correlate one webhook (``prepared``: the body already parsed by ``prepare``)."""
-        p = prepared or self.prepare(body, path_cluster)
-        payload, alerts, rejected, unresolved = p.payload, p.alerts, p.rejected, p.unresolved
-        changed = self.correlator.ingest(alerts)
-        incident_of = dict(self.correlator.alert_incident)
+        return self.receive_many([prepared or self.prepare(body, path_cluster)])
+
+    def receive_many(self, batch: list[Prepared]) -> ReceiveResult:
+        """Store and correlate several webhooks (in arrival order) as one: one correlation pass, one
+        alert upsert, each changed incident written once; each webhook keeps its own audit events."""
+        alerts = [a for p in batch for a in p.alerts]
+        changed = self.correlator.ingest(alerts) if alerts else []
+        incident_of = self.correlator.alert_incident  # read only: never copied (it holds every alert)
         self.history.record_alerts(alerts, incident_of)
+        live: list[Incident] = []
         for inc in changed:
             self.history.upsert_incident(inc)
             if inc.status == "merged":
@@ -114,27 +187,37 @@ class Ingestor:
                 continue
             if inc.status == "resolved":
                 self._write_postmortem(inc)
-            mine = [a.fingerprint for a in alerts if incident_of.get((a.cluster, a.fingerprint)) == inc.id]
-            self.history.add_event(inc.id, "webhook_received", {
-                "receiver": payload.receiver, "groupKey": payload.groupKey, "status": payload.status,
-                "externalURL": payload.externalURL, "alerts": mine, "revision": inc.revision,
-                "incident_status": inc.status,
-            })
-        if rejected:
-            self.history.add_event(None, "alert_rejected", {
-                "groupKey": payload.groupKey, "receiver": payload.receiver,
-                "rejected": [r.model_dump() for r in rejected],
-                "raw": [payload.alerts[r.index] for r in rejected],
-            })
-        if payload.truncatedAlerts:
-            self.history.add_event(None, "alerts_truncated", {
-                "groupKey": payload.groupKey, "truncatedAlerts": payload.truncatedAlerts})
+            live.append(inc)
+        rejected: list[RejectedAlert] = []
+        events: list[tuple[str | None, str, dict[str, Any]]] = []  # written at once, in this order
+        for p in batch:
+            payload = p.payload
+            mine: dict[str | None, list[str]] = {}
+            for a in p.alerts:
+                mine.setdefault(incident_of.get((a.cluster, a.fingerprint)), []).append(a.fingerprint)
+            for inc in live:
+                if inc.id in mine or len(batch) == 1:
+                    events.append((inc.id, "webhook_received", {
+                        "receiver": payload.receiver, "groupKey": payload.groupKey, "status": payload.status,
+                        "externalURL": payload.externalURL, "alerts": mine.get(inc.id, []), "revision": inc.revision,
+                        "incident_status": inc.status,
+                    }))
+            if p.rejected:
+                events.append((None, "alert_rejected", {
+                    "groupKey": payload.groupKey, "receiver": payload.receiver,
+                    "rejected": [r.model_dump() for r in p.rejected],
+                    "raw": [payload.alerts[r.index] for r in p.rejected],
+                }))
+                rejected.extend(p.rejected)
+            if payload.truncatedAlerts:
+                events.append((None, "alerts_truncated", {
+                    "groupKey": payload.groupKey, "truncatedAlerts": payload.truncatedAlerts}))
+        self.history.add_events(events)
         per_cluster: dict[str, int] = {}
         for a in alerts:
             per_cluster[a.cluster] = per_cluster.get(a.cluster, 0) + 1
-        return ReceiveResult(accepted=len(alerts), rejected=rejected, changed=changed, unresolved_cluster=unresolved,
-                             per_cluster=per_cluster)
-
+        return ReceiveResult(accepted=len(alerts), rejected=rejected, changed=changed,
+                             unresolved_cluster=sum(p.unresolved for p in batch), per_cluster=per_cluster)
 
     def _write_postmortem(self, inc: Incident) -> None:
         """A resolved incident with a report gets its blameless postmortem (a new report version)."""
@@ -153,3 +236,46 @@ class Ingestor:
 
 
 __all__ += ["PayloadError"]
+
+
+def restore_correlator(history: HistoryStore, correlator: Correlator) -> list[Incident]:
+    """Rebuild a fresh correlator's state from the history store (the incident manager's restart).
+
+    The stored alerts of every open incident, and of incidents resolved within ``group_window_s`` of the
+    store's newest activity (a re-firing alert can still reopen those), are replayed through the
+    correlator's own ``ingest`` in ``startsAt`` order: incident ids are deterministic, so the replay
+    finds the same incidents; their revisions are then set back to the stored ones (the replay folds
+    many webhooks into one). Not restored: pod placements (no collector is asked during the replay,
+    so pod → node grouping falls back to names until the next alert) and incidents older than that
+    window. Only the public ``ingest`` is used, so this survives changes to the correlator's internals.
+    Returns the open incidents.
+    """
+    from datetime import timedelta
+
+    newest = history.query("SELECT max(updated_at) AS t FROM incidents")[0]["t"]
+    if newest is None:
+        return []
+    since = newest - timedelta(seconds=correlator.cfg.group_window_s)
+    ids = [r["id"] for r in history.query(
+        "SELECT id FROM incidents WHERE status = 'open' OR (status = 'resolved' AND updated_at >= ?)", [since])]
+    stored = {i: incident_from_store(history, i) for i in ids}
+    alerts = sorted({(a.cluster, a.fingerprint): a for inc in stored.values() if inc for a in inc.alerts}.values(),
+                    key=lambda a: (a.startsAt, a.cluster, a.fingerprint))
+    if alerts:
+        correlator.ingest(alerts)
+    for inc_id, inc in stored.items():
+        live = correlator.incidents.get(inc_id)
+        if inc is not None and live is not None:
+            live.revision = max(live.revision, inc.revision)
+    return correlator.open_incidents()
+
+
+def stale_incidents(history: HistoryStore, incidents: list[Incident]) -> list[str]:
+    """The ids of incidents whose newest report is older than their revision (or missing): the
+    investigations a restart interrupted, to run again."""
+    if not incidents:
+        return []
+    rows = history.query("SELECT incident_id, max(revision) AS r FROM reports WHERE incident_id IN "
+                         "(SELECT unnest(?::VARCHAR[])) GROUP BY incident_id", [[i.id for i in incidents]])
+    done = {r["incident_id"]: r["r"] for r in rows}
+    return [i.id for i in incidents if done.get(i.id, -1) < i.revision]

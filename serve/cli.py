@@ -21,7 +21,9 @@ import typer
 from rich.console import Console
 
 from engine.alert_files import AlertFileError, read_payloads
-from engine.config import EngineConfig
+from engine.config import EngineConfig, ReasonerConfig
+from serve.eval_cli import eval_cmd
+from serve.replay_cli import replay_cmd
 from serve.runbooks_cli import runbooks_app
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Investigate alerts across Kubernetes fleets.")
@@ -30,6 +32,8 @@ app.add_typer(clusters_app, name="clusters")
 app.add_typer(runbooks_app, name="runbooks")
 deploy_app = typer.Typer(no_args_is_help=True, help="Production shape: Serve config and KubeRay RayService.")
 app.add_typer(deploy_app, name="deploy")
+app.command("eval")(eval_cmd)  # fleetsre eval: the scenario library through a reasoner, scored
+app.command("replay")(replay_cmd)  # fleetsre replay: historical alerts through correlation v2, scored
 console = Console(stderr=True, soft_wrap=True)  # error lines stay whole (paths are long)
 # tables stay readable when piped or captured (CI logs): no 80-column squeeze
 out = Console(width=None if sys.stdout.isatty() else 160)
@@ -61,17 +65,30 @@ def serve_cmd(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="HTTP port")] = 8000,
     data_dir: DataDir = Path("fleetsre-data"),
+    config: Annotated[Path | None, typer.Option(
+        "--config", envvar="FLEETSRE_CONFIG",
+        help="engine settings, YAML or JSON (EngineConfig: correlation, collect, ingest, reasoner, memory, ...)")] = None,
+    reasoner: Annotated[str | None, typer.Option(
+        "--reasoner", help="rules, claude (ANTHROPIC_API_KEY in the environment) or vllm; overrides --config")] = None,
 ) -> None:
     """Run the webhook endpoint and the investigation engine for a fleet until interrupted."""
     from clusters.fleet import FleetError, load_fleet
+    from engine.config import ConfigError, load_config
     from serve import app as wiring
 
     try:
         registry = load_fleet(fleet)
-    except FleetError as exc:
+        cfg = load_config(config) if config else EngineConfig()
+        updates: dict = {"data_dir": data_dir.resolve()}
+        if reasoner:
+            updates["reasoner"] = cfg.reasoner.model_copy(update={"backend": reasoner})
+        cfg = EngineConfig.model_validate({**cfg.model_dump(), **updates})
+    except (FleetError, ConfigError) as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from exc
-    cfg = EngineConfig(data_dir=data_dir.resolve())
+    except ValueError as exc:  # pydantic: an unknown --reasoner
+        console.print(f"[red]error:[/] --reasoner: {exc.errors()[0]['msg'] if hasattr(exc, 'errors') else exc}")
+        raise typer.Exit(2) from exc
     with console.status("starting Ray and the Serve application"):
         url = wiring.run(registry, cfg, host=host, port=port)
     console.print(f"fleetsre listening on [bold]{url}[/] for {len(registry.clusters)} cluster(s); "
@@ -95,6 +112,13 @@ def investigate(
     mode: Annotated[str, typer.Option("--mode", help="runbook steps: recommend (write the action and command) or "
                                                      "auto (needs a live cluster)")] = "recommend",
     runbooks: Annotated[Path | None, typer.Option("--runbooks", help="runbook directory (default: runbooks/)")] = None,
+    reasoner: Annotated[str, typer.Option("--reasoner", help="rules (deterministic), claude (needs "
+                                                             "ANTHROPIC_API_KEY) or vllm (an OpenAI-compatible "
+                                                             "endpoint)")] = "rules",
+    llm_base_url: Annotated[str | None, typer.Option("--llm-base-url", help="API base URL of the claude or vllm "
+                                                                            "backend")] = None,
+    llm_model: Annotated[str | None, typer.Option("--llm-model", help="model id for the claude or vllm backend")]
+    = None,
 ) -> None:
     """Investigate alerts against a dump, in-process (no Ray); print one report per incident."""
     import tempfile
@@ -125,15 +149,35 @@ def investigate(
     except AlertFileError as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from exc
+    reasoner_cfg = _reasoner_config(reasoner, llm_base_url, llm_model)
     with tempfile.TemporaryDirectory(prefix="fleetsre-") as tmp:
-        cfg = EngineConfig(data_dir=(data_dir or Path(tmp)).resolve())
+        cfg = EngineConfig(data_dir=(data_dir or Path(tmp)).resolve(), reasoner=reasoner_cfg)
         reports, rejected = investigate_dump(dump, payloads, cfg, cluster=cluster, runbooks=runbook_set)
     for r in rejected:
         console.print(f"[yellow]rejected alert[/] {r['field']}: {r['message']}")
+    if reasoner != "rules":
+        for rep in reports:
+            why = rep.reasoning.fallback_reason if rep.reasoning else None
+            console.print(f"{rep.incident_id}: produced by [bold]{rep.backend}[/]"
+                          + (f" (fell back: {why})" if why else "") + (f"; {rep.reasoning.note}"
+                                                                      if rep.reasoning and rep.reasoning.note else ""))
     if fmt == "json":
         out.print_json(json.dumps([r.model_dump(mode="json") for r in reports]))
     else:
         sys.stdout.write("\n---\n\n".join(render_markdown(r) for r in reports))
+
+
+def _reasoner_config(backend: str, base_url: str | None, model: str | None) -> ReasonerConfig:
+    if backend not in ("rules", "claude", "vllm"):
+        console.print(f"[red]error:[/] --reasoner must be rules, claude or vllm, not {backend!r}")
+        raise typer.Exit(2)
+    cfg = ReasonerConfig(backend=backend)  # type: ignore[arg-type]
+    over = {k: v for k, v in (("base_url", base_url), ("model", model)) if v}
+    if backend == "claude" and over:
+        cfg.claude = cfg.claude.model_copy(update=over)
+    elif backend == "vllm" and over:
+        cfg.vllm = cfg.vllm.model_copy(update=over)
+    return cfg
 
 
 def _check_mode(mode: str) -> None:
@@ -158,14 +202,26 @@ def deploy_render(
     image: Annotated[str, typer.Option("--image", help="fleetsre image for head and workers")]
     = "registry.example.com/fleetsre:0.1.0",
     namespace: Annotated[str, typer.Option("--namespace", help="namespace of the RayService")] = "fleetsre",
+    zone: Annotated[list[str] | None, typer.Option("--zone", help="a network zone of the fleet: one worker group "
+                                                                  "advertising zone:<zone> (repeatable)")] = None,
+    fleet_file: Annotated[Path | None, typer.Option("--fleet", help="a local fleet.yaml: a worker group for each of "
+                                                                    "its zones")] = None,
+    fleet_revision: Annotated[str | None, typer.Option("--fleet-revision", help="bump after changing the fleet "
+                                                       "Secret: KubeRay redeploys the app, which reloads the fleet")]
+    = None,
+    config_path: Annotated[str | None, typer.Option("--config-path", help="engine settings (YAML) inside the pods, "
+                                                    "e.g. /etc/fleetsre/engine.yaml in the fleet Secret")] = None,
 ) -> None:
     """Write the Serve config and the KubeRay RayService that embeds it."""
+    from clusters.fleet import FleetError, load_fleet
     from serve.deploy import RenderOptions, render
 
     try:
+        zones = list(zone or []) + (load_fleet(fleet_file).zones() if fleet_file else [])
         opts = RenderOptions(fleet_path=fleet_path, data_dir=data_dir, llm=llm, mode=mode,  # type: ignore[arg-type]
-                             image=image, namespace=namespace)
-    except ValueError as exc:
+                             image=image, namespace=namespace, zones=tuple(dict.fromkeys(zones)),
+                             fleet_revision=fleet_revision, config_path=config_path)
+    except (ValueError, FleetError) as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from exc
     for path in render(opts, out_dir):

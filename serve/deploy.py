@@ -50,6 +50,11 @@ DATA_PVC = "fleetsre-data"
 SERVICE_ACCOUNT = "fleetsre"
 # Kubernetes node label that puts a zone's Ray workers on nodes that can reach that zone's API servers
 ZONE_NODE_LABEL = "fleetsre.io/network-zone"
+# Serve's HAProxy ingress and throughput preset (serve/app.py configure_ingress does the same locally):
+# read at import by Ray, so they must be in every Ray pod's environment, not set by the app
+def _ingress_env() -> list[dict[str, str]]:
+    # fresh dicts each time: shared ones would come out as YAML anchors and aliases
+    return [{"name": "RAY_SERVE_ENABLE_HA_PROXY", "value": "1"}, {"name": "RAY_SERVE_THROUGHPUT_OPTIMIZED", "value": "1"}]
 LLM_SECRET = "fleetsre-llm"  # optional: key anthropic_api_key for the `claude` reasoner
 
 
@@ -158,6 +163,7 @@ def _head(opts: RenderOptions) -> dict[str, Any]:
                 ],
                 "resources": {"requests": {"cpu": "1", "memory": "4Gi"}, "limits": {"memory": "4Gi"}},
                 "volumeMounts": mounts,
+                "env": _ingress_env(),
             }],
             "volumes": volumes,
         }},
@@ -182,7 +188,7 @@ def _group(opts: RenderOptions, name: str, resources: dict[str, float], *, repli
                 "resources": {"requests": {"cpu": cpu, "memory": memory}, "limits": {"cpu": cpu, "memory": memory}},
                 "volumeMounts": mounts,
                 # the `claude` reasoner's key, when the optional Secret exists (the investigator runs on workers)
-                "env": [{"name": "ANTHROPIC_API_KEY", "valueFrom": {"secretKeyRef": {
+                "env": [*_ingress_env(), {"name": "ANTHROPIC_API_KEY", "valueFrom": {"secretKeyRef": {
                     "name": LLM_SECRET, "key": "anthropic_api_key", "optional": True}}}],
             }],
             "volumes": volumes,

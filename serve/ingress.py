@@ -5,13 +5,21 @@ Routes: ``POST /webhook/alertmanager[/{cluster}]``, ``GET /api/v1/alerts``, ``GE
 ``GET /api/v1/fleet/{summary,trends,incidents}``, the change feed ``GET /api/v1/events[/stream]``
 (long-poll, server-sent events) and ``GET /metrics`` (Prometheus). Alertmanager never retries a
 4xx, so a 4xx is answered only when the envelope is unusable (not JSON, not version "4", over the
-body limit); a 2xx means the alerts are stored in the history (the incident manager answers after
-its write).
+body limit); a 2xx means the alerts are durably stored. With ``ingest.ack: spooled`` (the default)
+the replica screens the envelope and each alert, appends the body to its write-ahead spool
+(``engine/spool.py``, group commit: one fsync for the requests that arrived together) and answers
+``{"status": "spooled", ...}``; the incident manager stores and correlates it moments later, and its
+reads wait for what was spooled before them. With ``ack: stored`` the 2xx waits for the manager's
+DuckDB write (``{"status": "stored", "incidents": [...]}``).
 """
 
 
 import hmac
+import socket
+import time
+import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -23,6 +31,8 @@ from ray import serve as ray_serve
 from engine.alerts import PayloadError, parse_payload
 from engine.feed import FROM_NOW
 from engine.fleet_models import FeedPage, FleetSummary, FleetTrends, IncidentPage
+from engine.ingest import screen_payload
+from engine.spool import SpoolWriter
 from serve.actors import MANAGER_NAME, NAMESPACE
 from serve.dashboard import INDEX, media_type, static_file
 from serve.dashboard.sse import event_stream, start_seq
@@ -50,14 +60,42 @@ def _utc(t: datetime | None) -> datetime | None:
     return t.replace(tzinfo=UTC) if t is not None and t.tzinfo is None else t
 
 
+def _writer_id() -> str:
+    """This replica's spool directory name: unique per replica instance (a restarted replica gets a new
+    one; the manager drains and removes the old one)."""
+    try:
+        rid = ray_serve.get_replica_context().replica_id.unique_id
+    except Exception:  # outside a replica (tests)
+        rid = uuid.uuid4().hex[:8]
+    return f"{socket.gethostname()}-{rid}-{uuid.uuid4().hex[:6]}"
+
+
 @ray_serve.deployment(ray_actor_options={"num_cpus": 0}, max_ongoing_requests=64)
 @ray_serve.ingress(api)
 class Ingress:
-    def __init__(self, max_body_bytes: int, tokens: dict[str, str]) -> None:
+    def __init__(self, max_body_bytes: int, tokens: dict[str, str], spool: dict[str, Any] | None = None) -> None:
+        """``spool``: ``{"root": <data_dir>/spool, "fsync": bool, "segment_bytes": int}`` for ``ack: spooled``;
+        None for ``ack: stored``."""
         self.max_body_bytes = max_body_bytes
         self.tokens = tokens
         self.manager = ray.get_actor(MANAGER_NAME, namespace=NAMESPACE)
         self.event_streams = 0
+        self.spool: SpoolWriter | None = None
+        if spool is not None:
+            self.spool = SpoolWriter(Path(spool["root"]) / _writer_id(), fsync=spool.get("fsync", True),
+                                     segment_bytes=spool.get("segment_bytes", 64 * 1024 * 1024))
+        self._poked = 0.0
+
+    def __del__(self) -> None:
+        if self.spool is not None:
+            self.spool.close_now()  # releases the directory's lock: the manager may remove it once drained
+
+    def _poke(self) -> None:
+        """Tell the manager something was spooled (fire and forget, at most every 50 ms: it also polls)."""
+        now = time.monotonic()
+        if now - self._poked > 0.05:
+            self._poked = now
+            self.manager.spool_notify.remote()
 
     async def _read_body(self, request: Request) -> bytes | JSONResponse:
         declared = request.headers.get("content-length")
@@ -88,12 +126,23 @@ class Ingress:
             data = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             return _error(400, "body", f"body is not valid JSON: {exc}")
-        try:
-            parse_payload(data)  # envelope check here, so a 4xx never needs a hop
+        try:  # the envelope is checked here, so a 4xx never needs a hop
+            if self.spool is None:
+                parse_payload(data)
+            else:
+                accepted, rejected = screen_payload(data)
         except PayloadError as exc:
             return _error(422 if exc.field != "body" else 400, exc.field, exc.message)
-        summary = await self.manager.receive.remote(data, cluster)
-        return JSONResponse(status_code=200, content=summary)
+        if self.spool is None:
+            summary = await self.manager.receive.remote(data, cluster)
+            return JSONResponse(status_code=200, content=summary)
+        try:
+            await self.spool.append(body, cluster)  # returns once fsynced (group commit)
+        except Exception as exc:  # not durable: a 5xx, which Alertmanager retries
+            return _error(503, "spool", f"could not store the webhook durably: {type(exc).__name__}: {exc}")
+        self._poke()
+        return JSONResponse(status_code=200, content={
+            "status": "spooled", "accepted": accepted, "rejected": [r.model_dump() for r in rejected]})
 
     @api.post("/webhook/alertmanager", summary="Alertmanager webhook (cluster from labels or externalURL)")
     async def webhook(self, request: Request) -> JSONResponse:

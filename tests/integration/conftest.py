@@ -182,7 +182,7 @@ def session_clusters(session: pytest.Session) -> dict[str, ClusterSpec]:
 def _start(root: Path, clusters: dict[str, ClusterSpec]) -> FleetApp:
     from clusters.fleet import load_fleet
     from clusters.simulator import Simulator
-    from engine.config import CollectConfig, EngineConfig
+    from engine.config import CollectConfig, EngineConfig, MemoryConfig
     from serve import app as wiring
 
     # The scenarios' clock: a little before now, so Alertmanager takes their startsAt as past.
@@ -195,7 +195,10 @@ def _start(root: Path, clusters: dict[str, ClusterSpec]) -> FleetApp:
                    teardown=[sim.stop])
     try:
         fleet = load_fleet(_write_fleet(sim, root, clusters))
-        cfg = EngineConfig(data_dir=app.data_dir, collect=CollectConfig(request_timeout_s=5.0, collect_timeout_s=30.0))
+        # sparse memory: the dense model (torch) is covered by tests/unit/test_memory.py and would cost the
+        # session manager a second of CPU and ~1 GB here for nothing the integration tests look at
+        cfg = EngineConfig(data_dir=app.data_dir, collect=CollectConfig(request_timeout_s=5.0, collect_timeout_s=30.0),
+                           memory=MemoryConfig(embedding="sparse"))
         app.teardown.insert(0, wiring.shutdown)
         app.url = wiring.run(fleet, cfg, port=_free_port())
         _wait_http(app.url, STARTUP_TIMEOUT_S)
