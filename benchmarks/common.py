@@ -6,6 +6,7 @@ import json
 import os
 import platform
 import resource
+import sys
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -64,7 +65,7 @@ def render(result: BenchResult) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 200)  # whole tables in logs and pipes
     table = Table(title=result.title)
     for c in result.columns:
         table.add_column(c, justify="right" if c not in result.columns[:1] else "left")
