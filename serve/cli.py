@@ -2,7 +2,10 @@
 
 - ``fleetsre demo``: a simulated fleet with injected faults, end to end through Ray Serve.
 - ``fleetsre serve --fleet FILE``: run the HTTP endpoint for a real fleet.
-- ``fleetsre investigate --dump DIR --alerts FILE``: the same core in-process, without Ray.
+- ``fleetsre investigate --dump DIR --alerts FILE [--reasoner rules|claude|vllm]``: the same core in-process,
+  without Ray.
+- ``fleetsre replay INPUT [--ground-truth F]``: historical alerts through correlation v2, vectorised, in event time.
+- ``fleetsre eval --reasoner NAME``: the scenario library through a reasoner: accuracy, tokens, latency.
 - ``fleetsre clusters simulate``: serve dumps, scenarios or fleets over the Kubernetes REST API, with faults.
 - ``fleetsre clusters dump --context NAME --out DIR``: capture a live cluster as a dump directory.
 - ``fleetsre runbooks check|list|test``: validate the runbooks, dry-run which one an incident gets.
