@@ -242,13 +242,18 @@ class HistoryStore:
                        category: str | None = None, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
         where, params = self._where(cluster=cluster, status=status, category=category)
         with self._lock:
+            # fleet_id: the fleet incident this one belongs to (the same workload failing in several clusters)
             return _rows(self.con.execute(
-                f"SELECT * FROM incidents {where} ORDER BY opened_at DESC, id LIMIT ? OFFSET ?",
+                f"SELECT i.*, f.fleet_id, f.fleet_rank FROM (SELECT * FROM incidents {where} "
+                "ORDER BY opened_at DESC, id LIMIT ? OFFSET ?) i LEFT JOIN fleet_members f ON f.incident_id = i.id "
+                "ORDER BY i.opened_at DESC, i.id",
                 [*params, limit, offset]))
 
     def get_incident(self, incident_id: str) -> dict[str, Any] | None:
         with self._lock:
-            found = _rows(self.con.execute("SELECT * FROM incidents WHERE id = ?", [incident_id]))
+            found = _rows(self.con.execute(
+                "SELECT i.*, f.fleet_id, f.fleet_rank FROM incidents i LEFT JOIN fleet_members f ON f.incident_id = i.id "
+                "WHERE i.id = ?", [incident_id]))
             if not found:
                 return None
             inc = found[0]

@@ -123,7 +123,7 @@ def _print_results(url: str, truth: dict[str, Any], out: Console) -> bool:
         alerts = client.get(f"{url}/api/v1/alerts", params={"limit": 1000}).json()
     by_id = {i["id"]: i for i in incidents}
     table = Table(title="fleetsre incidents")
-    for col in ("cluster", "subject", "category", "trigger", "confidence", "alerts", "id"):
+    for col in ("cluster", "subject", "category", "trigger", "confidence", "alerts", "id", "fleet incident"):
         table.add_column(col)
     for inc in incidents:
         if inc["status"] == "merged":
@@ -132,7 +132,7 @@ def _print_results(url: str, truth: dict[str, Any], out: Console) -> bool:
         table.add_row(inc["cluster"], f"{s['kind']} {s.get('namespace') or ''}/{s['name']}".replace(" /", " "),
                       inc.get("category") or "-", inc.get("trigger_kind") or "-",
                       f"{inc['confidence']:.2f}" if inc.get("confidence") is not None else "-",
-                      str(inc["alert_count"]), inc["id"])
+                      str(inc["alert_count"]), inc["id"], inc.get("fleet_id") or "-")
     out.print(table)
     scored = score_incidents(_truth_incidents(truth), alerts, by_id)
     check = Table(title="injected faults vs. what fleetsre found")

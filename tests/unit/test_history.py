@@ -69,3 +69,23 @@ def test_an_incident_is_rebuilt_from_the_store(tmp_path):
     again = incident_from_store(store, inc.id)
     assert again.model_dump() == inc.model_dump()
     assert incident_from_store(store, "inc-nope") is None
+
+
+def test_incident_reads_name_the_fleet_incident_a_member_belongs_to(tmp_path):
+    """The same workload failing the same way in two clusters: both per-cluster incidents name one fleet id."""
+    store = HistoryStore(tmp_path / "h.duckdb")
+    ing = Ingestor(store, Correlator())
+    labels = {"namespace": "shop", "pod": "checkout-7d9f8c6b5-x2x9q", "container": "app"}
+    for cluster, fp in (("eu", "e" * 16), ("us", "f" * 16)):
+        ing.receive(make_payload(make_alert("KubePodCrashLooping", labels, fp=fp, starts="2026-11-22T10:00:00Z")),
+                    cluster)
+    lonely = {"namespace": "billing", "pod": "invoicing-5c6d7f8b9-x7k2p", "container": "app"}
+    ing.receive(make_payload(make_alert("KubePodCrashLooping", lonely, fp="b" * 16, starts="2026-11-22T10:00:00Z")),
+                "eu")
+    listed = {(i["cluster"], i["subject"]["name"]): i for i in store.list_incidents()}
+    eu, us = listed[("eu", "checkout")], listed[("us", "checkout")]
+    assert eu["fleet_id"] and eu["fleet_id"] == us["fleet_id"] and eu["fleet_id"].startswith("fleet-")
+    assert {eu["fleet_rank"], us["fleet_rank"]} == {0, 1}
+    assert listed[("eu", "invoicing")]["fleet_id"] is None
+    assert store.get_incident(us["id"])["fleet_id"] == eu["fleet_id"]
+    store.close()
