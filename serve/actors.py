@@ -489,14 +489,12 @@ class IncidentManager:
         payload = inc.model_dump_json()
         try:
             summaries = await asyncio.gather(*[self._collect(payload, c) for c in inc.clusters])
-            async with self.lock:
-                for s in summaries:
-                    self.history.add_event(inc.id, "collected", s)
+            async with self.lock:  # one commit for the clusters' collection events
+                self.history.add_events([(inc.id, "collected", s) for s in summaries])
             investigator = ray.get_actor(INVESTIGATOR_NAME, namespace=NAMESPACE)
             out = json.loads(await investigator.investigate.remote(payload))
-            async with self.lock:  # the reasoner's audit trail: prompts, tool calls, tokens, cost
-                for kind, event in out["events"]:
-                    self.history.add_event(inc.id, kind, event)
+            async with self.lock:  # the reasoner's audit trail: prompts, tool calls, tokens, cost (one commit)
+                self.history.add_events([(inc.id, kind, event) for kind, event in out["events"]])
             report = await self._remediate(inc, Report.model_validate(out["report"]))
         except Exception as exc:
             log.exception("investigation of %s failed", incident_id)
@@ -506,10 +504,11 @@ class IncidentManager:
         async with self.lock:
             current = self.correlator.incidents[incident_id]
             report = with_history(report, current, self.history, self.cfg, memory=self.memory)
-            self.history.save_report(current, report)
-            self.history.add_event(inc.id, "investigated", {
-                "revision": inc.revision, "category": report.root_cause.category,
-                "confidence": report.root_cause.confidence, "backend": report.backend, "missing": report.missing})
+            with self.history.transaction():  # the report and its event land together, in one commit
+                self.history.save_report(current, report)
+                self.history.add_event(inc.id, "investigated", {
+                    "revision": inc.revision, "category": report.root_cause.category,
+                    "confidence": report.root_cause.confidence, "backend": report.backend, "missing": report.missing})
 
     async def _investigate_observed(self, incident_id: str) -> None:
         """``_investigate``, timed for the metrics and announced on the change feed."""
