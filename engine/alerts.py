@@ -28,6 +28,8 @@ __all__ = [
     "WebhookPayload",
     "alert_target",
     "normalise",
+    "parse_alert",
+    "parse_envelope",
     "parse_payload",
     "workload_from_pod_name",
 ]
@@ -133,23 +135,32 @@ class Alert(BaseModel):
         return alert_target(self.labels)
 
 
-def parse_payload(body: Any) -> tuple[WebhookPayload, list[WebhookAlert], list[RejectedAlert]]:
-    """Validate an envelope; each alert separately. Raises :class:`PayloadError` for the envelope."""
+def parse_envelope(body: Any) -> WebhookPayload:
+    """The webhook envelope, its alerts still raw; raises :class:`PayloadError` (a 4xx) naming the field."""
     if not isinstance(body, dict):
         raise PayloadError("body", "expected a JSON object (an Alertmanager webhook payload)")
     try:
-        payload = WebhookPayload.model_validate(body)
+        return WebhookPayload.model_validate(body)
     except ValidationError as exc:
         err = exc.errors()[0]
         raise PayloadError(_loc(err["loc"]), err["msg"]) from exc
-    good: list[WebhookAlert] = []
-    rejected: list[RejectedAlert] = []
-    for i, raw in enumerate(payload.alerts):
-        try:
-            good.append(WebhookAlert.model_validate(raw))
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            rejected.append(RejectedAlert(index=i, field=f"alerts[{i}].{_loc(err['loc'])}", message=err["msg"]))
+
+
+def parse_alert(i: int, raw: Any) -> WebhookAlert | RejectedAlert:
+    """Alert ``i`` of a payload, or why it is rejected (the field, as ``alerts[i].<field>``)."""
+    try:
+        return WebhookAlert.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        return RejectedAlert(index=i, field=f"alerts[{i}].{_loc(err['loc'])}", message=err["msg"])
+
+
+def parse_payload(body: Any) -> tuple[WebhookPayload, list[WebhookAlert], list[RejectedAlert]]:
+    """Validate an envelope; each alert separately. Raises :class:`PayloadError` for the envelope."""
+    payload = parse_envelope(body)
+    parsed = [parse_alert(i, raw) for i, raw in enumerate(payload.alerts)]
+    good = [a for a in parsed if isinstance(a, WebhookAlert)]
+    rejected = [a for a in parsed if isinstance(a, RejectedAlert)]
     return payload, good, rejected
 
 

@@ -14,16 +14,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError
-
 from engine.alerts import (
     Alert,
     PayloadError,
     RejectedAlert,
-    WebhookAlert,
     WebhookPayload,
-    _loc,
     normalise,
+    parse_alert,
+    parse_envelope,
     parse_payload,
 )
 from engine.correlate import Correlator
@@ -99,22 +97,9 @@ def screen_payload(body: Any) -> tuple[int, list[RejectedAlert]]:
     """What the ingress checks before spooling a webhook: the envelope (raises ``PayloadError``, a
     4xx) and each alert, cheaply — pydantic runs only on alerts the fast screen doubts, to name the
     field. Returns (accepted, rejected) as ``parse_payload`` would; the manager re-parses for real."""
-    if not isinstance(body, dict):
-        raise PayloadError("body", "expected a JSON object (an Alertmanager webhook payload)")
-    try:
-        payload = WebhookPayload.model_validate(body)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        raise PayloadError(_loc(err["loc"]), err["msg"]) from exc
-    rejected: list[RejectedAlert] = []
-    for i, raw in enumerate(payload.alerts):
-        if _looks_valid(raw):
-            continue
-        try:
-            WebhookAlert.model_validate(raw)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            rejected.append(RejectedAlert(index=i, field=f"alerts[{i}].{_loc(err['loc'])}", message=err["msg"]))
+    payload = parse_envelope(body)
+    doubted = (parse_alert(i, raw) for i, raw in enumerate(payload.alerts) if not _looks_valid(raw))
+    rejected = [r for r in doubted if isinstance(r, RejectedAlert)]
     return len(payload.alerts) - len(rejected), rejected
 
 

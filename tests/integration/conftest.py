@@ -19,7 +19,7 @@ from __future__ import annotations
 import socket
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -112,6 +112,20 @@ class FleetApp:
         """The incident most of these alerts landed in (None when none of them is stored)."""
         ids = Counter(stored[fp]["incident_id"] for fp in fingerprints if stored.get(fp, {}).get("incident_id"))
         return ids.most_common(1)[0][0] if ids else None
+
+    def expected_incidents(self, client: httpx.Client, clusters: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+        """cluster -> the stored incidents (report, events) holding each expected incident's alerts,
+        each with its ``expected`` entry; asserts that every expected incident has one."""
+        found: dict[str, list[dict[str, Any]]] = {}
+        for cluster in clusters:
+            stored = self.alerts(client, cluster)
+            for exp in self.scenarios[cluster].expected:
+                inc_id = self.incident_of(stored, exp["alerts"])
+                assert inc_id, f"{cluster}: no incident holds {exp['alerts']}"
+                r = client.get(f"/api/v1/incidents/{inc_id}")
+                r.raise_for_status()
+                found.setdefault(cluster, []).append({**r.json(), "expected": exp})
+        return found
 
 
 # -- building the fleet ------------------------------------------------------------------------

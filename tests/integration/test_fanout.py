@@ -49,16 +49,7 @@ def incidents(fleet_app: FleetApp) -> dict[str, list[dict[str, Any]]]:
         for cluster, r in responses.items():
             assert r.status_code == 200 and r.json()["rejected"] == [], f"{cluster}: {r.status_code} {r.text}"
         assert fleet_app.wait_idle(WAIT_S), f"investigations still running after {WAIT_S:.0f}s"
-        found: dict[str, list[dict[str, Any]]] = {}
-        for cluster in SESSION_CLUSTERS:
-            stored = fleet_app.alerts(client, cluster)
-            for exp in fleet_app.scenarios[cluster].expected:
-                inc_id = fleet_app.incident_of(stored, exp["alerts"])
-                assert inc_id, f"{cluster}: no incident holds {exp['alerts']}"
-                r = client.get(f"/api/v1/incidents/{inc_id}")
-                r.raise_for_status()
-                found.setdefault(cluster, []).append({**r.json(), "expected": exp})
-        return found
+        return fleet_app.expected_incidents(client, SESSION_CLUSTERS)
 
 
 def _kinds(incident: dict[str, Any]) -> list[str]:
